@@ -1,0 +1,65 @@
+// The storage interface: what servreg keeps in its SQL database, and how it is written.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "servreg/config/db_url.h"
+
+namespace servreg::storage {
+
+// The database cannot be reached or refused a write. Becomes JSON-RPC -32000.
+class storage_error : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+// One row of servreg_services. Times are milliseconds since the Unix epoch.
+struct instance_row {
+    std::string name;
+    std::string host;
+    std::uint16_t port = 0;
+    std::int64_t first_seen_ms = 0;
+    std::int64_t last_seen_ms = 0;
+};
+
+// A write to apply. A ping upserts the row keyed by (host, port); an unregister deletes it.
+struct write_op {
+    enum class kind_t : std::uint8_t { ping, unregister };
+    kind_t kind = kind_t::ping;
+    std::string name;  // ping only
+    std::string host;
+    std::uint16_t port = 0;
+    std::int64_t now_ms = 0;  // ping only
+};
+
+// A SQL database holding the registry. Not thread-safe: one thread uses it at a time.
+// Every method throws storage_error when the database cannot do its job; the store then
+// reconnects by itself on a later call.
+class store {
+public:
+    virtual ~store() = default;
+
+    // Every row, for start-up.
+    virtual std::vector<instance_row> load_all() = 0;
+
+    // Applies `ops` in one transaction, all or nothing. On return, existed[i] tells for an
+    // unregister whether its row was there (unspecified for pings).
+    virtual void apply(std::span<const write_op> ops, std::vector<bool>& existed) = 0;
+
+    // Deletes rows whose last_seen_ms < cutoff_ms; returns how many.
+    virtual std::size_t prune(std::int64_t cutoff_ms) = 0;
+
+    // A trivial query, for health checks.
+    virtual void probe() = 0;
+};
+
+// Opens the database, creating or upgrading the schema. Throws storage_error naming the
+// database (never the password) when it cannot.
+std::unique_ptr<store> open_store(const config::database_target& target);
+
+}  // namespace servreg::storage

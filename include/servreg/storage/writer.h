@@ -1,0 +1,89 @@
+// Group commit: one thread owns the store and applies concurrent writes in shared transactions.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "servreg/storage/store.h"
+
+namespace servreg::storage {
+
+// What became of one submitted write. `error` is empty on success.
+struct write_result {
+    std::optional<std::string> error;  // the reason, fit for a client (no password, no SQL)
+    bool existed = false;              // unregister: the row was there
+};
+
+struct writer_settings {
+    std::size_t max_batch = 4096;                      // writes in one transaction at most
+    std::chrono::milliseconds probe_interval{1000};    // health probe when idle
+    std::chrono::milliseconds prune_interval{60'000};  // how often dead rows are pruned
+    std::chrono::milliseconds prune_after{24 * 3600 * 1000};
+};
+
+// The database's last known state, for /health.
+struct health {
+    bool ok = true;
+    std::string reason;  // when not ok
+};
+
+class writer {
+public:
+    // Runs on the writer thread after the write's transaction committed (or failed), in
+    // commit order. Must be quick and must not throw.
+    using completion = std::function<void(const write_op&, const write_result&)>;
+    using clock_fn = std::function<std::int64_t()>;
+
+    // Observers, called on the writer thread; each may be empty.
+    struct hooks {
+        // After a prune committed, with the cutoff used.
+        std::function<void(std::int64_t cutoff_ms)> on_prune;
+        // After each commit attempt: how long it took, how many writes, whether it succeeded.
+        std::function<void(std::chrono::nanoseconds, std::size_t batch, bool ok)> on_commit;
+    };
+
+    writer(std::unique_ptr<store> db, writer_settings settings, clock_fn now_ms, hooks h = {});
+    ~writer();  // stop()s
+    writer(const writer&) = delete;
+    writer& operator=(const writer&) = delete;
+
+    // Queues a write. `done` runs exactly once, also when the writer is stopping.
+    void submit(write_op op, completion done);
+
+    // Commits everything queued so far, then joins the thread. Later submits fail at once.
+    void stop();
+
+    health current_health() const;
+
+private:
+    struct pending {
+        write_op op;
+        completion done;
+    };
+    void run();
+    void commit(std::vector<pending>& batch);
+
+    std::unique_ptr<store> db_;
+    writer_settings settings_;
+    clock_fn now_ms_;
+    hooks hooks_;
+
+    mutable std::mutex mutex_;
+    std::condition_variable wake_;
+    std::vector<pending> queue_;
+    bool stopping_ = false;
+    health health_;
+
+    std::thread thread_;
+};
+
+}  // namespace servreg::storage
