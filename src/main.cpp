@@ -1,1 +1,36 @@
-int main() { return 0; }
+// servreg: the registry daemon, or with a subcommand, its command-line client.
+#include <cstdio>
+#include <variant>
+
+#include "servreg/config/command_line.h"
+#include "servreg/daemon.h"
+
+namespace {
+
+template <class... F>
+struct overloaded : F... {
+    using F::operator()...;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    auto parsed = servreg::config::parse_command_line(argc, argv);
+    return std::visit(
+        overloaded{
+            [](const servreg::config::options& opts) { return servreg::run_daemon(opts); },
+            [](const servreg::config::client_command&) {
+                std::fputs("servreg: the client subcommands are not available in this build\n",
+                           stderr);
+                return 2;
+            },
+            [](const servreg::config::early_exit& e) {
+                std::fputs(e.message.c_str(), e.status == 0 ? stdout : stderr);
+                if (!e.message.empty() && e.message.back() != '\n') {
+                    std::fputc('\n', e.status == 0 ? stdout : stderr);
+                }
+                return e.status;
+            },
+        },
+        parsed);
+}

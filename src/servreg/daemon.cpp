@@ -1,1 +1,125 @@
-// placeholder
+// Wiring of the daemon: storage, then the in-memory index loaded from it, the group-commit
+// writer, the registry service, the JSON-RPC dispatcher and the HTTP server.
+#include "servreg/daemon.h"
+
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <memory>
+#include <optional>
+
+#include "servreg/http/access_log.h"
+#include "servreg/http/router.h"
+#include "servreg/http/server.h"
+#include "servreg/jsonrpc/dispatcher.h"
+#include "servreg/registry/clock.h"
+#include "servreg/registry/index.h"
+#include "servreg/registry/service.h"
+#include "servreg/storage/store.h"
+#include "servreg/storage/writer.h"
+#include "servreg/version.h"
+
+namespace servreg {
+namespace {
+
+void setup_logging(config::log_level level) {
+    // Diagnostics go to stderr, so that stdout can carry the access log ("--accesslog -").
+    auto logger = spdlog::stderr_color_mt("servreg");
+    logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+    switch (level) {
+        case config::log_level::trace:
+            logger->set_level(spdlog::level::trace);
+            break;
+        case config::log_level::debug:
+            logger->set_level(spdlog::level::debug);
+            break;
+        case config::log_level::info:
+            logger->set_level(spdlog::level::info);
+            break;
+        case config::log_level::warn:
+            logger->set_level(spdlog::level::warn);
+            break;
+        case config::log_level::error:
+            logger->set_level(spdlog::level::err);
+            break;
+    }
+    logger->flush_on(spdlog::level::trace);
+    spdlog::set_default_logger(std::move(logger));
+}
+
+}  // namespace
+
+int run_daemon(const config::options& opts) {
+    using steady = std::chrono::steady_clock;
+    const auto started = steady::now();
+    setup_logging(opts.level);
+
+    std::unique_ptr<http::access_log> access;
+    if (opts.accesslog) {
+        try {
+            access = std::make_unique<http::access_log>(*opts.accesslog);
+        } catch (const std::exception& e) {
+            spdlog::error("--accesslog: {}", e.what());
+            return 2;
+        }
+    }
+
+    registry::system_clock clock;
+    registry::index index;
+    std::unique_ptr<storage::store> db;
+    try {
+        db = storage::open_store(opts.database);
+        index.reset(db->load_all());
+    } catch (const storage::storage_error& e) {
+        spdlog::error("cannot use the database ({}): {}", opts.database.display, e.what());
+        return 1;
+    }
+
+    std::optional<http::server> server;
+    try {
+        server.emplace(http::server_settings{opts.host, opts.port, opts.threads, opts.limits},
+                       access.get());
+    } catch (const std::exception& e) {
+        spdlog::error("{}", e.what());
+        return 1;
+    }
+
+    storage::writer::hooks hooks;
+    hooks.on_prune = [&index](std::int64_t cutoff) { index.prune(cutoff); };
+    storage::writer writer(
+        std::move(db), storage::writer_settings{}, [&clock] { return clock.now_ms(); },
+        std::move(hooks));
+    registry::service service(index, writer, clock, opts.ttl);
+
+    jsonrpc::settings rpc_settings;
+    rpc_settings.style =
+        opts.strict_jsonrpc ? jsonrpc::reply_style::strict : jsonrpc::reply_style::compatible;
+    rpc_settings.batch_limit = opts.limits.batch_limit;
+    rpc_settings.host = opts.host;
+    rpc_settings.port = server->port();
+    rpc_settings.max_parallel_blocking_tasks = opts.threads;
+    jsonrpc::dispatcher dispatcher(service, rpc_settings);
+    http::router router(dispatcher, service, opts.api_token);
+
+    auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(steady::now() - started);
+    spdlog::info("servreg {} on {} with {} instances, ttl {} s, {} threads; ready in {} ms",
+                 version, opts.database.display, index.size(), opts.ttl.count(), opts.threads,
+                 elapsed.count());
+    spdlog::info("listening on {}", server->url());
+
+    server->run(router, [&access] {
+        if (access) {
+            access->reopen();
+            spdlog::info("SIGHUP: reopening the access log");
+        }
+    });
+    // Every request has been answered or abandoned; commit what is still queued, then let
+    // the server (whose executors the writer's completions post to) go.
+    writer.stop();
+    server.reset();
+    spdlog::info("stopped");
+    return 0;
+}
+
+}  // namespace servreg

@@ -37,6 +37,6 @@ std::optional<std::string> process_env(const std::string& name);
 
 // Parses argv. The command line wins over the environment (SERVREG_<OPTION>).
 parse_result parse_command_line(int argc, const char* const* argv,
-                                 const env_lookup& env = process_env);
+                                const env_lookup& env = process_env);
 
 }  // namespace servreg::config

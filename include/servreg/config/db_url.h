@@ -4,6 +4,7 @@
 #include <expected>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace servreg::config {
 
@@ -14,6 +15,8 @@ struct database_target {
     std::string backend;         // SOCI backend name: "sqlite3", "postgresql", "mysql"
     std::string connect_string;  // SOCI connection string, may hold the password
     std::string display;         // safe to log: names host and database, never the password
+    // What must never reach a log: the password, decoded and as written in connect_string.
+    std::vector<std::string> secrets;
 };
 
 // Translates `url` (SPEC section 5). On failure, the reason, fit to show a user: for an

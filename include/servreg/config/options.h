@@ -13,12 +13,12 @@ namespace servreg::config {
 
 // Limits and timeouts of the HTTP server, in one place (SPEC section 2).
 struct server_limits {
-    std::size_t body_limit = 1024 * 1024;           // 413 above
-    std::size_t header_limit = 8 * 1024;            // 431 above
-    std::size_t batch_limit = 1000;                 // -32600 above
+    std::size_t body_limit = 1024 * 1024;              // 413 above
+    std::size_t header_limit = 8 * 1024;               // 431 above
+    std::size_t batch_limit = 1000;                    // -32600 above
     std::chrono::milliseconds header_timeout{10'000};  // headers must be complete within
-    std::chrono::milliseconds body_timeout{10'000};    // body must be complete within, after headers
-    std::chrono::milliseconds idle_timeout{60'000};    // idle keep-alive connection
+    std::chrono::milliseconds body_timeout{10'000};  // body must be complete within, after headers
+    std::chrono::milliseconds idle_timeout{60'000};  // idle keep-alive connection
     std::size_t max_connections = 10'000;
     std::size_t pipeline_limit = 16;  // requests read ahead of their replies on one connection
 };
@@ -29,7 +29,7 @@ struct options {
     std::string host = "127.0.0.1";
     std::uint16_t port = 5000;
     std::string dburl = "sqlite:///servreg.db";
-    database_target database;  // dburl, translated
+    database_target database;              // dburl, translated
     std::optional<std::string> accesslog;  // "-" is stdout
     std::chrono::seconds ttl{60};
     unsigned threads = 1;  // defaults to the hardware threads

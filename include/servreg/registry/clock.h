@@ -16,8 +16,9 @@ public:
 class system_clock final : public clock {
 public:
     std::int64_t now_ms() const noexcept override {
-        using namespace std::chrono;
-        return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+        return std::chrono::duration_cast<std::chrono::milliseconds>(
+                   std::chrono::system_clock::now().time_since_epoch())
+            .count();
     }
 };
 

@@ -65,24 +65,30 @@ public:
     health current_health() const;
 
 private:
-    struct pending {
-        write_op op;
-        completion done;
-    };
-    void run();
-    void commit(std::vector<pending>& batch);
+    void run() noexcept;
+    void take_batch(std::vector<write_op>& ops, std::vector<completion>& done);
+    void commit(std::vector<write_op>& ops, std::vector<completion>& done);
+    void probe();
+    void prune();
+    void set_health(bool ok, std::string reason);
 
     std::unique_ptr<store> db_;
     writer_settings settings_;
     clock_fn now_ms_;
     hooks hooks_;
 
-    mutable std::mutex mutex_;
+    // The queue: ops and their completions side by side, so that a batch is one contiguous span.
+    std::mutex mutex_;
     std::condition_variable wake_;
-    std::vector<pending> queue_;
+    std::vector<write_op> queued_ops_;
+    std::vector<completion> queued_done_;
     bool stopping_ = false;
+    bool sleeping_ = false;  // the thread waits on wake_: only then does submit() notify
+
+    mutable std::mutex health_mutex_;
     health health_;
 
+    std::mutex join_mutex_;
     std::thread thread_;
 };
 

@@ -1,1 +1,437 @@
-// placeholder
+// Parsing of the command line and the SERVREG_* environment into the daemon's options or a
+// client command (SPEC sections 1 and 8). Nothing here prints or exits: it returns what to do.
+#include "servreg/config/command_line.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <cerrno>
+#include <charconv>
+#include <cstdlib>
+#include <functional>
+#include <optional>
+#include <string>
+#include <system_error>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "servreg/version.h"
+
+namespace servreg::config {
+namespace {
+
+constexpr int usage_status = 2;
+
+std::string lower(std::string_view s) {
+    std::string out(s);
+    std::ranges::transform(out, out.begin(),
+                           [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    return out;
+}
+
+// "api-token" -> "SERVREG_API_TOKEN"
+std::string env_name(std::string_view option) {
+    std::string out = "SERVREG_";
+    for (unsigned char c : option)
+        out.push_back(c == '-' ? '_' : static_cast<char>(std::toupper(c)));
+    return out;
+}
+
+std::optional<unsigned long> parse_number(std::string_view s, unsigned long min,
+                                          unsigned long max) {
+    unsigned long value = 0;
+    if (s.empty() || !std::ranges::all_of(s, [](unsigned char c) { return std::isdigit(c); }))
+        return std::nullopt;
+    auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
+    if (ec != std::errc{} || end != s.data() + s.size() || value < min || value > max)
+        return std::nullopt;
+    return value;
+}
+
+std::optional<bool> parse_bool(std::string_view s) {
+    std::string v = lower(s);
+    if (v == "1" || v == "true" || v == "yes" || v == "on") return true;
+    if (v.empty() || v == "0" || v == "false" || v == "no" || v == "off") return false;
+    return std::nullopt;
+}
+
+std::string in_quotes(std::string_view s) {
+    return "'" + std::string(s) + "'";
+}
+
+// CLI11's help ends in a newline and some of its errors span lines; early_exit messages do not.
+std::string trimmed(std::string s) {
+    while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+    return s;
+}
+
+std::string one_line(std::string s) {
+    std::ranges::replace(s, '\n', ' ');
+    return trimmed(std::move(s));
+}
+
+// Tried once at start-up so that an unwritable log is a usage error, not a failure later.
+// O_NONBLOCK keeps a FIFO without a reader from hanging the start.
+std::optional<std::string> check_appendable(const std::string& path) {
+    int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NONBLOCK, 0644);
+    if (fd < 0)
+        return "cannot open " + in_quotes(path) +
+               " for appending: " + std::generic_category().message(errno);
+    ::close(fd);
+    return std::nullopt;
+}
+
+unsigned default_threads() {
+    return std::clamp(std::thread::hardware_concurrency(), 1U, 256U);
+}
+
+// One daemon option that takes a value: how CLI11 shows it and how its value, from the command
+// line or the environment, is checked and stored. `apply` returns the reason for a refusal.
+struct setting {
+    std::string name;  // long option without the dashes
+    std::string type;
+    std::string description;
+    std::string default_text;
+    std::function<std::optional<std::string>(const std::string&, options&)> apply;
+    std::string value{};
+    CLI::Option* option = nullptr;
+};
+
+std::optional<std::string> not_empty(const std::string& v) {
+    if (v.empty()) return "must not be empty";
+    return std::nullopt;
+}
+
+std::vector<setting> daemon_settings() {
+    std::vector<setting> s;
+    s.push_back({"host", "ADDR", "address to bind: IPv4, IPv6 literal or host name", "127.0.0.1",
+                 [](const std::string& v, options& o) {
+                     o.host = v;
+                     return not_empty(v);
+                 }});
+    s.push_back({"port", "N", "TCP port; 0 picks a free port", "5000",
+                 [](const std::string& v, options& o) -> std::optional<std::string> {
+                     auto n = parse_number(v, 0, 65535);
+                     if (!n) return in_quotes(v) + " is not a port number (0-65535)";
+                     o.port = static_cast<std::uint16_t>(*n);
+                     return std::nullopt;
+                 }});
+    s.push_back({"dburl", "URL",
+                 "database, as an SQLAlchemy-style URL: sqlite:///relative.db, "
+                 "sqlite:////absolute.db, postgresql://user:password@host:port/db, "
+                 "mysql://user:password@host:port/db",
+                 "sqlite:///servreg.db",
+                 [](const std::string& v, options& o) -> std::optional<std::string> {
+                     auto target = translate_db_url(v);
+                     if (!target) return target.error();
+                     o.dburl = v;
+                     o.database = std::move(*target);
+                     return std::nullopt;
+                 }});
+    s.push_back({"accesslog", "PATH", "access log file; - for stdout (default: none)", "",
+                 [](const std::string& v, options& o) -> std::optional<std::string> {
+                     if (v.empty()) return "must not be empty (use - for stdout)";
+                     if (v != "-")
+                         if (auto error = check_appendable(v)) return error;
+                     o.accesslog = v;
+                     return std::nullopt;
+                 }});
+    s.push_back({"ttl", "SECONDS", "an instance is alive while its last ping is at most this old",
+                 "60", [](const std::string& v, options& o) -> std::optional<std::string> {
+                     auto n = parse_number(v, 1, 31'536'000);
+                     if (!n) return in_quotes(v) + " is not a number of seconds (1-31536000)";
+                     o.ttl = std::chrono::seconds(*n);
+                     return std::nullopt;
+                 }});
+    s.push_back({"threads", "N", "I/O threads", std::to_string(default_threads()),
+                 [](const std::string& v, options& o) -> std::optional<std::string> {
+                     auto n = parse_number(v, 1, 256);
+                     if (!n) return in_quotes(v) + " is not a number of threads (1-256)";
+                     o.threads = static_cast<unsigned>(*n);
+                     return std::nullopt;
+                 }});
+    s.push_back({"log-level", "LEVEL", "trace, debug, info, warn or error", "info",
+                 [](const std::string& v, options& o) -> std::optional<std::string> {
+                     static constexpr std::array<std::pair<std::string_view, log_level>, 5> levels{
+                         {{"trace", log_level::trace},
+                          {"debug", log_level::debug},
+                          {"info", log_level::info},
+                          {"warn", log_level::warn},
+                          {"error", log_level::error}}};
+                     auto it = std::ranges::find(levels, lower(v),
+                                                 &std::pair<std::string_view, log_level>::first);
+                     if (it == levels.end())
+                         return in_quotes(v) + " is not one of trace, debug, info, warn, error";
+                     o.level = it->second;
+                     return std::nullopt;
+                 }});
+    s.push_back({"api-token", "TOKEN",
+                 "when set, ping and unregister need header X-Api-Token: TOKEN", "",
+                 [](const std::string& v, options& o) {
+                     o.api_token = v;
+                     return not_empty(v);  // and never quoted back: it is a secret
+                 }});
+    s.push_back({"max-connections", "N", "open connections at most", "10000",
+                 [](const std::string& v, options& o) -> std::optional<std::string> {
+                     auto n = parse_number(v, 1, 1'000'000);
+                     if (!n) return in_quotes(v) + " is not a number of connections (1-1000000)";
+                     o.limits.max_connections = *n;
+                     return std::nullopt;
+                 }});
+    return s;
+}
+
+// With allow_extras, CLI11 leaves unknown options and stray arguments to us, so that the
+// message names the culprit the way the rest of ours do.
+std::optional<std::string> leftover(const CLI::App& app) {
+    for (const std::string& arg : app.remaining()) {
+        if (arg == "--") continue;
+        if (arg.size() > 1 && arg.front() == '-')
+            return arg.substr(0, arg.find('=')) + ": unknown option";
+        return in_quotes(arg) + ": unexpected argument";
+    }
+    return std::nullopt;
+}
+
+void configure(CLI::App& app) {
+    app.allow_extras();
+    app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+}
+
+parse_result parse_daemon(int argc, const char* const* argv, const env_lookup& env) {
+    CLI::App app{"servreg: a small, fast service registry (JSON-RPC 2.0 over HTTP at /api)",
+                 "servreg"};
+    configure(app);
+    std::vector<setting> settings = daemon_settings();
+    for (setting& s : settings)
+        s.option = app.add_option("--" + s.name, s.value, s.description)
+                       ->type_name(s.type)
+                       ->default_str(s.default_text);
+    bool strict = false;
+    bool version = false;
+    CLI::Option* strict_option =
+        app.add_flag("--strict-jsonrpc", strict, "reply with exactly one of result and error");
+    app.add_flag("--version", version, "print the version and exit");
+    app.footer(
+        "Every option can also be set in the environment as SERVREG_<OPTION> (SERVREG_DBURL,\n"
+        "SERVREG_API_TOKEN, SERVREG_STRICT_JSONRPC=1, ...); the command line wins.\n\n"
+        "Client commands (see servreg COMMAND --help):\n"
+        "  servreg ping NAME HOST PORT      servreg locate PATTERN\n"
+        "  servreg list [PATTERN]           servreg unregister HOST PORT");
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::CallForHelp&) {
+        return early_exit{0, trimmed(app.help())};
+    } catch (const CLI::ParseError& e) {
+        return early_exit{usage_status, one_line(e.what())};
+    }
+    if (auto error = leftover(app))
+        return early_exit{usage_status,
+                          *error +
+                              " (servreg takes no arguments; client commands: ping, locate, "
+                              "list, unregister; see servreg --help)"};
+    if (version) return early_exit{0, std::string("servreg ") + servreg::version};
+
+    options result;
+    result.threads = default_threads();
+    bool dburl_given = false;
+    for (setting& s : settings) {
+        std::optional<std::string> value;
+        std::string where;
+        if (s.option->count() > 0) {
+            value = s.value;
+            where = "--" + s.name;
+        } else if (auto from_env = env(env_name(s.name))) {
+            value = std::move(from_env);
+            where = env_name(s.name);
+        }
+        if (!value) continue;
+        if (auto error = s.apply(*value, result))
+            return early_exit{usage_status, where + ": " + *error};
+        dburl_given = dburl_given || s.name == "dburl";
+    }
+    if (!dburl_given) {
+        // The built-in default always translates; a failure here is a bug worth seeing.
+        auto target = translate_db_url(result.dburl);
+        if (!target) return early_exit{usage_status, "--dburl: " + target.error()};
+        result.database = std::move(*target);
+    }
+    if (strict_option->count() > 0) {
+        result.strict_jsonrpc = strict;
+    } else if (auto from_env = env("SERVREG_STRICT_JSONRPC")) {
+        auto flag = parse_bool(*from_env);
+        if (!flag)
+            return early_exit{usage_status, "SERVREG_STRICT_JSONRPC: " + in_quotes(*from_env) +
+                                                " is not a boolean (1/0, true/false, yes/no)"};
+        result.strict_jsonrpc = *flag;
+    }
+    return result;
+}
+
+struct argument_spec {
+    std::string_view name;
+    std::string_view description;
+};
+
+struct verb_spec {
+    std::string_view verb;
+    std::string_view description;
+    std::vector<argument_spec> arguments;  // positional, in order
+    std::size_t required;                  // the first `required` of them
+};
+
+const std::array<verb_spec, 4>& verbs() {
+    static constexpr argument_spec pattern{
+        "PATTERN", "glob on service names: * any run, ? one character, [abc], [a-z], [!abc]"};
+    static constexpr argument_spec host{"HOST", "host the instance listens on"};
+    static constexpr argument_spec port{"PORT", "port the instance listens on (1-65535)"};
+    static const std::array<verb_spec, 4> table{{
+        {"ping",
+         "Tell the registry that service NAME runs at http://HOST:PORT/api",
+         {{"NAME", "service name"}, host, port},
+         3},
+        {"locate", "List the alive instances of the services matching PATTERN", {pattern}, 1},
+        {"list",
+         "List every known instance, alive or not, of the services matching PATTERN (default *)",
+         {pattern},
+         0},
+        {"unregister", "Remove the instance at HOST:PORT from the registry", {host, port}, 2},
+    }};
+    return table;
+}
+
+std::string usage_line(const verb_spec& spec) {
+    std::string line = "usage: servreg " + std::string(spec.verb) + " [OPTIONS]";
+    for (std::size_t i = 0; i < spec.arguments.size(); ++i)
+        line += i < spec.required ? " " + std::string(spec.arguments[i].name)
+                                  : " [" + std::string(spec.arguments[i].name) + "]";
+    return line + " (see servreg " + std::string(spec.verb) + " --help)";
+}
+
+std::string expected_arguments(const verb_spec& spec) {
+    std::string out;
+    for (std::size_t i = 0; i < spec.arguments.size(); ++i) {
+        if (!out.empty()) out += ' ';
+        out += i < spec.required ? std::string(spec.arguments[i].name)
+                                 : "[" + std::string(spec.arguments[i].name) + "]";
+    }
+    return out;
+}
+
+parse_result parse_client(const verb_spec& spec, int argc, const char* const* argv,
+                          const env_lookup& env) {
+    std::string prefix = "servreg " + std::string(spec.verb);
+    CLI::App app{std::string(spec.description), prefix};
+    configure(app);
+    std::vector<std::string> values(spec.arguments.size());
+    std::vector<CLI::Option*> positionals;
+    for (std::size_t i = 0; i < spec.arguments.size(); ++i) {
+        const argument_spec& argument = spec.arguments[i];
+        CLI::Option* option =
+            app.add_option(std::string(argument.name), values[i], std::string(argument.description))
+                ->type_name("");
+        // Required for the help's sake; a missing one is reported below, with the count.
+        if (i < spec.required) option->required();
+        positionals.push_back(option);
+    }
+    client_command command;
+    command.verb = spec.verb;
+    std::string registry;
+    std::string token;
+    CLI::Option* registry_option =
+        app.add_option("--registry", registry,
+                       "the registry's JSON-RPC endpoint (also SERVREG_REGISTRY)")
+            ->type_name("URL")
+            ->default_str(command.registry);
+    CLI::Option* token_option =
+        app.add_option("--api-token", token, "sent as header X-Api-Token (also SERVREG_API_TOKEN)")
+            ->type_name("TOKEN");
+    app.add_flag("--json", command.json, "print the registry's JSON reply instead of a table");
+
+    auto usage = [&spec](const std::string& problem) {
+        return early_exit{usage_status, problem + "\n" + usage_line(spec)};
+    };
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::CallForHelp&) {
+        return early_exit{0, trimmed(app.help())};
+    } catch (const CLI::RequiredError&) {
+        // Only positionals are required; the count check below words it better.
+    } catch (const CLI::ParseError& e) {
+        return usage(prefix + ": " + one_line(e.what()));
+    }
+    if (auto error = leftover(app)) return usage(prefix + ": " + *error);
+
+    std::size_t given =
+        std::ranges::count_if(positionals, [](const CLI::Option* o) { return o->count() > 0; });
+    if (given < spec.required)
+        return usage(prefix + ": expected " + expected_arguments(spec) + ", got " +
+                     std::to_string(given) + (given == 1 ? " argument" : " arguments"));
+    for (std::size_t i = 0; i < given; ++i) {
+        if (spec.arguments[i].name == "PORT") {
+            auto port = parse_number(values[i], 1, 65535);
+            if (!port)
+                return usage(prefix + ": PORT " + in_quotes(values[i]) +
+                             " is not a port number (1-65535)");
+            values[i] = std::to_string(*port);
+        }
+        command.args.push_back(std::move(values[i]));
+    }
+
+    std::optional<std::string> value;
+    std::string where;
+    if (registry_option->count() > 0) {
+        value = registry;
+        where = "--registry";
+    } else if ((value = env("SERVREG_REGISTRY"))) {
+        where = "SERVREG_REGISTRY";
+    }
+    if (value) {
+        // Not quoted back: a URL may carry credentials.
+        std::string url = lower(*value);
+        if (!url.starts_with("http://") && !url.starts_with("https://"))
+            return usage(where + ": not an http:// or https:// URL");
+        command.registry = std::move(*value);
+    }
+    value.reset();
+    if (token_option->count() > 0) {
+        value = token;
+        where = "--api-token";
+    } else if ((value = env("SERVREG_API_TOKEN"))) {
+        where = "SERVREG_API_TOKEN";
+    }
+    if (value) {
+        if (value->empty()) return usage(where + ": must not be empty");
+        command.api_token = std::move(value);
+    }
+    return command;
+}
+
+}  // namespace
+
+std::optional<std::string> process_env(const std::string& name) {
+    const char* value = std::getenv(name.c_str());
+    if (value == nullptr) return std::nullopt;
+    return std::string(value);
+}
+
+parse_result parse_command_line(int argc, const char* const* argv, const env_lookup& env) {
+    static const char* const no_arguments[] = {"servreg", nullptr};
+    if (argc < 1 || argv == nullptr) {
+        argc = 1;
+        argv = no_arguments;
+    }
+    if (argc >= 2) {
+        for (const verb_spec& spec : verbs())
+            if (spec.verb == argv[1]) return parse_client(spec, argc - 1, argv + 1, env);
+    }
+    return parse_daemon(argc, argv, env);
+}
+
+}  // namespace servreg::config

@@ -1,1 +1,476 @@
-// placeholder
+// Translation of SQLAlchemy-style database URLs (SPEC section 5) into SOCI backend names and
+// connect strings. No part of the URL but the scheme and parameter names ever reaches a message.
+#include "servreg/config/db_url.h"
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <charconv>
+#include <optional>
+#include <utility>
+#include <vector>
+
+namespace servreg::config {
+namespace {
+
+constexpr std::string_view supported_schemes =
+    "sqlite, postgresql, postgresql+psycopg2, postgresql+pg8000, mysql, mysql+mysqldb, "
+    "mysql+pymysql";
+
+// Busy timeout and connect timeouts, in seconds: a write to an unreachable database must fail
+// within 2 s (SPEC section 5), so every wait on the database is bounded below that.
+constexpr std::string_view sqlite_default_timeout = "1";
+constexpr std::string_view server_default_timeout = "2";
+
+using failure = std::unexpected<std::string>;
+using key_values = std::vector<std::pair<std::string, std::string>>;
+
+std::string lower(std::string_view s) {
+    std::string out(s);
+    std::ranges::transform(out, out.begin(),
+                           [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    return out;
+}
+
+bool is_word(std::string_view s, std::string_view extra = {}) {
+    return !s.empty() && std::ranges::all_of(s, [extra](unsigned char c) {
+        return std::isalnum(c) != 0 || c == '_' || extra.find(static_cast<char>(c)) != extra.npos;
+    });
+}
+
+std::optional<unsigned> parse_unsigned(std::string_view s, unsigned max) {
+    unsigned value = 0;
+    if (s.empty() || !std::ranges::all_of(s, [](unsigned char c) { return std::isdigit(c); }))
+        return std::nullopt;
+    auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
+    if (ec != std::errc{} || end != s.data() + s.size() || value > max) return std::nullopt;
+    return value;
+}
+
+int hex_value(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+// Strict: a '%' not followed by two hex digits is an error (Python's unquote would keep it,
+// silently handing the database a different password), and so is a NUL, which no C API takes.
+std::optional<std::string> percent_decode(std::string_view s, bool plus_is_space) {
+    std::string out;
+    out.reserve(s.size());
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        char c = s[i];
+        if (c == '%') {
+            if (i + 2 >= s.size()) return std::nullopt;
+            int hi = hex_value(s[i + 1]);
+            int lo = hex_value(s[i + 2]);
+            if (hi < 0 || lo < 0) return std::nullopt;
+            c = static_cast<char>(hi * 16 + lo);
+            i += 2;
+        } else if (c == '+' && plus_is_space) {
+            c = ' ';
+        }
+        if (c == '\0') return std::nullopt;
+        out.push_back(c);
+    }
+    return out;
+}
+
+// SOCI's mysql connect string: a value that is empty or holds whitespace, a quote or a
+// backslash goes in single quotes, where quotes and backslashes are escaped by a backslash.
+std::string quote_mysql(std::string_view v) {
+    bool plain = !v.empty() && std::ranges::none_of(v, [](unsigned char c) {
+        return std::isspace(c) != 0 || c == '\'' || c == '\\';
+    });
+    if (plain) return std::string(v);
+    std::string out = "'";
+    for (char c : v) {
+        if (c == '\'' || c == '\\') out.push_back('\\');
+        out.push_back(c);
+    }
+    out.push_back('\'');
+    return out;
+}
+
+// SOCI 4.0.3's postgresql backend re-tokenizes the conninfo before libpq reads it: a value
+// ends at whitespace, unless it starts with '"', in which case it runs to the next '"' and
+// loses its double quotes. So a value with whitespace goes in libpq's single quotes inside
+// SOCI's double quotes (and cannot hold a '"'); any other value goes unquoted, with libpq's
+// backslash escapes, which also keep a leading '"' from SOCI.
+std::optional<std::string> quote_postgresql(std::string_view v) {
+    if (v.empty()) return "''";
+    bool spaced = std::ranges::any_of(v, [](unsigned char c) { return std::isspace(c) != 0; });
+    if (spaced && v.find('"') != v.npos) return std::nullopt;
+    std::string out = spaced ? "\"'" : "";
+    for (char c : v) {
+        if (c == '\'' || c == '\\' || c == '"') out.push_back('\\');
+        out.push_back(c);
+    }
+    if (spaced) out += "'\"";
+    return out;
+}
+
+// `key=value key=value`, each value quoted by `quote`; on failure, the key that cannot be
+// written.
+template <typename Quote>
+std::expected<std::string, std::string> join(const key_values& kv, Quote quote) {
+    std::string out;
+    for (const auto& [key, value] : kv) {
+        std::optional<std::string> quoted = quote(value);
+        if (!quoted) return std::unexpected(key);
+        if (!out.empty()) out.push_back(' ');
+        out += key + "=" + *quoted;
+    }
+    return out;
+}
+
+void set(key_values& kv, std::string_view key, std::string value) {
+    auto it = std::ranges::find(kv, key, &key_values::value_type::first);
+    if (it != kv.end())
+        it->second = std::move(value);
+    else
+        kv.emplace_back(std::string(key), std::move(value));
+}
+
+const std::string* get(const key_values& kv, std::string_view key) {
+    auto it = std::ranges::find(kv, key, &key_values::value_type::first);
+    return it == kv.end() ? nullptr : &it->second;
+}
+
+// The password as the client library gets it and as the connect string spells it.
+template <typename Quote>
+std::vector<std::string> secrets_of(const key_values& kv, Quote quote) {
+    const std::string* password = get(kv, "password");
+    if (password == nullptr || password->empty()) return {};
+    std::vector<std::string> out{*password};
+    if (auto written = quote(*password); written && *written != *password) out.push_back(*written);
+    return out;
+}
+
+// `?a=1&b=2`, decoded the way Python's parse_qsl does ('+' is a space).
+std::expected<key_values, std::string> parse_query(std::string_view query) {
+    key_values out;
+    while (!query.empty()) {
+        auto amp = query.find('&');
+        std::string_view piece = query.substr(0, amp);
+        query = amp == query.npos ? std::string_view{} : query.substr(amp + 1);
+        if (piece.empty()) continue;
+        auto eq = piece.find('=');
+        auto key = percent_decode(piece.substr(0, eq), true);
+        if (!key || !is_word(*key))
+            return failure("database URL: a query parameter has an invalid name");
+        if (eq == piece.npos)
+            return failure("database URL: query parameter '" + *key + "' has no value");
+        auto value = percent_decode(piece.substr(eq + 1), true);
+        if (!value)
+            return failure("database URL: the value of query parameter '" + *key +
+                           "' has an invalid %-escape");
+        if (get(out, *key) != nullptr)
+            return failure("database URL: query parameter '" + *key + "' is given twice");
+        out.emplace_back(std::move(*key), std::move(*value));
+    }
+    return out;
+}
+
+// The parts of `scheme://[user[:password]@][host][:port][/database][?query]`, split the way
+// SQLAlchemy's make_url splits them, so that URLs users already have mean the same thing.
+struct server_url {
+    std::optional<std::string> user;      // percent-decoded
+    std::optional<std::string> password;  // percent-decoded
+    std::string host;                     // IPv6 without its brackets
+    bool ipv6 = false;
+    std::optional<unsigned> port;
+    std::string database;
+    key_values query;
+};
+
+std::expected<server_url, std::string> parse_server_url(std::string_view rest) {
+    server_url url;
+    // SQLAlchemy: username [^:/]*, then optionally ':' password [^@]*, then '@'. The username
+    // is greedy, so it may hold '@' itself; the password ends at the first '@'.
+    std::size_t host_start = 0;
+    std::optional<std::string_view> raw_user, raw_password;
+    std::size_t user_end = std::min(rest.find_first_of(":/"), rest.size());
+    if (user_end < rest.size() && rest[user_end] == ':') {
+        auto at = rest.find('@', user_end + 1);
+        if (at != rest.npos) {
+            raw_user = rest.substr(0, user_end);
+            raw_password = rest.substr(user_end + 1, at - user_end - 1);
+            host_start = at + 1;
+        }
+    }
+    if (!raw_user) {
+        auto at = rest.substr(0, user_end).rfind('@');
+        if (at != rest.npos) {
+            raw_user = rest.substr(0, at);
+            host_start = at + 1;
+        }
+    }
+    if (raw_user && !raw_user->empty()) {
+        url.user = percent_decode(*raw_user, false);
+        if (!url.user) return failure("database URL: the user name has an invalid %-escape");
+    }
+    if (raw_password && !raw_password->empty()) {
+        url.password = percent_decode(*raw_password, false);
+        if (!url.password) return failure("database URL: the password has an invalid %-escape");
+    }
+
+    std::string_view tail = rest.substr(host_start);
+    if (tail.starts_with('[')) {
+        auto close = tail.find(']');
+        if (close == tail.npos || close == 1 ||
+            tail.substr(0, close).find_first_of("/?") != tail.npos)
+            return failure("database URL: an IPv6 host must be written as [address]");
+        url.host = tail.substr(1, close - 1);
+        url.ipv6 = true;
+        tail.remove_prefix(close + 1);
+    } else {
+        auto end = std::min(tail.find_first_of("/:?"), tail.size());
+        url.host = tail.substr(0, end);
+        tail.remove_prefix(end);
+    }
+    if (url.host.find('@') != std::string::npos)
+        return failure(
+            "database URL: the host contains '@'; write '@' in a user name or password as %40");
+    if (tail.starts_with(':')) {
+        auto end = std::min(tail.find_first_of("/?"), tail.size());
+        std::string_view port = tail.substr(1, end - 1);
+        if (!port.empty()) {
+            url.port = parse_unsigned(port, 65535);
+            if (!url.port || *url.port == 0)
+                return failure("database URL: the port is not a number between 1 and 65535");
+        }
+        tail.remove_prefix(end);
+    }
+    if (tail.starts_with('/')) {
+        auto end = std::min(tail.find('?'), tail.size());
+        url.database = tail.substr(1, end - 1);
+        tail.remove_prefix(end);
+    }
+    if (tail.starts_with('?')) {
+        auto query = parse_query(tail.substr(1));
+        if (!query) return failure(std::move(query.error()));
+        url.query = std::move(*query);
+        tail = {};
+    }
+    if (!tail.empty())
+        return failure("database URL: unexpected characters after the host and port");
+    return url;
+}
+
+// "on db.example:5432", "on [::1]:5432", "on the default host": where the server is, for logs.
+std::string location(const key_values& kv, bool ipv6) {
+    const std::string* host = get(kv, "host");
+    const std::string* port = get(kv, "port");
+    if (host == nullptr) return port ? "on the default host, port " + *port : "on the default host";
+    if (port == nullptr) return "on " + *host;
+    return ipv6 ? "on [" + *host + "]:" + *port : "on " + *host + ":" + *port;
+}
+
+// Names the database, the server and the user; never the password.
+std::string describe(std::string_view kind, const key_values& kv, std::string_view db_key,
+                     std::string_view where) {
+    const std::string* db = get(kv, db_key);
+    const std::string* user = get(kv, "user");
+    std::string out(kind);
+    out += db ? " database '" + *db + "' " : " default database ";
+    out += where;
+    if (user) out += " as user '" + *user + "'";
+    return out;
+}
+
+std::expected<database_target, std::string> postgresql_target(server_url url) {
+    key_values kv;
+    if (!url.host.empty()) set(kv, "host", url.host);
+    if (url.port) set(kv, "port", std::to_string(*url.port));
+    if (!url.database.empty()) set(kv, "dbname", url.database);
+    if (url.user) set(kv, "user", *url.user);
+    if (url.password) set(kv, "password", *url.password);
+    // Query parameters are libpq keywords (sslmode, application_name, host for a socket
+    // directory, ...); libpq itself rejects the ones it does not know when connecting.
+    set(kv, "connect_timeout", std::string(server_default_timeout));
+    for (auto& [key, value] : url.query) set(kv, key, std::move(value));
+    // A host given as a query parameter replaces the URL's, brackets and all.
+    bool ipv6 = url.ipv6 && get(kv, "host") && *get(kv, "host") == url.host;
+    auto connect = join(kv, quote_postgresql);
+    if (!connect)
+        return failure("database URL: the PostgreSQL " + connect.error() +
+                       " has both whitespace and a '\"', which SOCI cannot pass on");
+    return database_target{database_kind::postgresql, "postgresql", std::move(*connect),
+                           describe("postgresql", kv, "dbname", location(kv, ipv6)),
+                           secrets_of(kv, quote_postgresql)};
+}
+
+std::expected<database_target, std::string> mysql_target(server_url url) {
+    // The keys SOCI 4.0.3's mysql backend accepts; any other makes it throw "Malformed
+    // connection string" at connect time, so refuse it here with its name instead. The
+    // ssl_* spellings are the ones SQLAlchemy's MySQL dialects take.
+    static constexpr std::array<std::pair<std::string_view, std::string_view>, 13> known{{
+        {"charset", "charset"},
+        {"unix_socket", "unix_socket"},
+        {"sslca", "sslca"},
+        {"sslcert", "sslcert"},
+        {"sslkey", "sslkey"},
+        {"ssl_ca", "sslca"},
+        {"ssl_cert", "sslcert"},
+        {"ssl_key", "sslkey"},
+        {"local_infile", "local_infile"},
+        {"reconnect", "reconnect"},
+        {"connect_timeout", "connect_timeout"},
+        {"read_timeout", "read_timeout"},
+        {"write_timeout", "write_timeout"},
+    }};
+    key_values kv;
+    if (!url.host.empty()) set(kv, "host", url.host);
+    if (url.port) set(kv, "port", std::to_string(*url.port));
+    if (!url.database.empty()) set(kv, "db", url.database);
+    if (url.user) set(kv, "user", *url.user);
+    if (url.password) set(kv, "password", *url.password);
+    set(kv, "connect_timeout", std::string(server_default_timeout));
+    set(kv, "read_timeout", std::string(server_default_timeout));
+    set(kv, "write_timeout", std::string(server_default_timeout));
+    for (auto& [key, value] : url.query) {
+        auto it =
+            std::ranges::find(known, key, &std::pair<std::string_view, std::string_view>::first);
+        if (it == known.end())
+            return failure("database URL: mysql parameter '" + key +
+                           "' is not supported; supported: charset, unix_socket, sslca, sslcert, "
+                           "sslkey, local_infile, reconnect, connect_timeout, read_timeout, "
+                           "write_timeout");
+        std::string_view name = it->second;
+        bool ok = true;
+        if (name.ends_with("timeout"))
+            ok = parse_unsigned(value, 86400).value_or(0) > 0;
+        else if (name == "local_infile")
+            ok = value == "0" || value == "1";
+        else if (name == "reconnect")
+            ok = value == "1";  // SOCI refuses any other value
+        else if (name == "charset")
+            ok = is_word(value);
+        else
+            ok = !value.empty();
+        if (!ok) return failure("database URL: mysql parameter '" + key + "' has an invalid value");
+        set(kv, name, std::move(value));
+    }
+    const std::string* socket = get(kv, "unix_socket");
+    std::string where =
+        socket && !get(kv, "host") ? "on socket " + *socket : location(kv, url.ipv6);
+    std::string display = describe("mysql", kv, "db", where);
+    auto quote = [](std::string_view v) { return std::optional(quote_mysql(v)); };
+    auto connect = join(kv, quote);
+    return database_target{database_kind::mysql, "mysql", std::move(*connect), std::move(display),
+                           secrets_of(kv, quote)};
+}
+
+// SOCI 4.0.3's sqlite3 backend splits its connect string at single spaces and unquotes a
+// value in double quotes, without any escape: a value with a space goes in double quotes and
+// then must not hold a double quote or start with a space.
+std::optional<std::string> quote_sqlite(std::string_view v) {
+    bool has_space = v.find(' ') != v.npos;
+    if (!has_space && !v.starts_with('"')) return std::string(v);
+    if (has_space && (v.find('"') != v.npos || v.starts_with(' '))) return std::nullopt;
+    return "\"" + std::string(v) + "\"";
+}
+
+std::expected<database_target, std::string> sqlite_target(std::string_view rest) {
+    auto qmark = rest.find('?');
+    std::string_view body = rest.substr(0, qmark);
+    key_values query;
+    if (qmark != rest.npos) {
+        auto parsed = parse_query(rest.substr(qmark + 1));
+        if (!parsed) return failure(std::move(parsed.error()));
+        query = std::move(*parsed);
+    }
+
+    std::string path;
+    if (body.empty() || body == ":memory:") {
+        path = ":memory:";  // sqlite:// and sqlite://:memory:
+    } else if (body.starts_with('/')) {
+        path = body.substr(1);
+        if (path.empty()) path = ":memory:";
+    } else {
+        return failure(
+            "database URL: an sqlite URL names no host; write sqlite:///relative/path.db or "
+            "sqlite:////absolute/path.db");
+    }
+    bool memory = path == ":memory:";
+
+    key_values kv{{"db", path}, {"timeout", std::string(sqlite_default_timeout)}};
+    for (auto& [key, value] : query) {
+        auto truth = [&value]() -> std::optional<bool> {
+            std::string v = lower(value);
+            if (v == "1" || v == "true" || v == "yes" || v == "on") return true;
+            if (v == "0" || v == "false" || v == "no" || v == "off") return false;
+            return std::nullopt;
+        };
+        bool ok = true;
+        if (key == "timeout") {
+            ok = parse_unsigned(value, 86400).has_value();
+            if (ok) set(kv, key, value);
+        } else if (key == "synchronous") {
+            static constexpr std::array<std::string_view, 8> levels{
+                "off", "normal", "full", "extra", "0", "1", "2", "3"};
+            ok = std::ranges::find(levels, lower(value)) != levels.end();
+            if (ok) set(kv, key, lower(value));
+        } else if (key == "readonly" || key == "shared_cache") {
+            // SOCI acts on the mere presence of readonly, so a false value must be left out.
+            auto flag = truth();
+            ok = flag.has_value();
+            if (flag.value_or(false)) set(kv, key, "true");
+        } else if (key == "vfs") {
+            ok = is_word(value, "-.");
+            if (ok) set(kv, key, value);
+        } else {
+            return failure("database URL: sqlite parameter '" + key +
+                           "' is not supported; supported: timeout, synchronous, readonly, "
+                           "shared_cache, vfs");
+        }
+        if (!ok)
+            return failure("database URL: sqlite parameter '" + key + "' has an invalid value");
+    }
+
+    std::string connect;
+    for (const auto& [key, value] : kv) {
+        auto quoted = quote_sqlite(value);
+        if (!quoted)
+            return failure(
+                "database URL: an sqlite path with a space can hold no '\"' and cannot start with "
+                "a space");
+        if (!connect.empty()) connect.push_back(' ');
+        connect += key + "=" + *quoted;
+    }
+    return database_target{database_kind::sqlite,
+                           "sqlite3",
+                           std::move(connect),
+                           memory ? "sqlite in memory" : "sqlite file " + path,
+                           {}};
+}
+
+}  // namespace
+
+std::expected<database_target, std::string> translate_db_url(std::string_view url) {
+    if (url.find('\0') != url.npos) return failure("database URL: contains a NUL character");
+    auto sep = url.find("://");
+    // Only a well-formed scheme is ever quoted back: anything else may be a password.
+    if (sep == url.npos || !is_word(url.substr(0, sep), "+"))
+        return failure("database URL has no scheme (such as sqlite:///servreg.db); supported: " +
+                       std::string(supported_schemes));
+    std::string_view scheme = url.substr(0, sep);
+    std::string name = lower(scheme);
+    std::string_view rest = url.substr(sep + 3);
+
+    if (name == "sqlite") return sqlite_target(rest);
+    bool postgresql =
+        name == "postgresql" || name == "postgresql+psycopg2" || name == "postgresql+pg8000";
+    bool mysql = name == "mysql" || name == "mysql+mysqldb" || name == "mysql+pymysql";
+    if (!postgresql && !mysql)
+        return failure("unsupported database URL scheme '" + std::string(scheme) +
+                       "'; supported: " + std::string(supported_schemes));
+    auto parsed = parse_server_url(rest);
+    if (!parsed) return failure(std::move(parsed.error()));
+    if (postgresql) return postgresql_target(std::move(*parsed));
+    return mysql_target(std::move(*parsed));
+}
+
+}  // namespace servreg::config

@@ -1,5 +1,4 @@
 // The one translation unit that compiles Asio and Beast (BOOST_*_SEPARATE_COMPILATION).
-#include <utility>  // Asio 1.74 uses std::exchange without including it
-
 #include <boost/asio/impl/src.hpp>
 #include <boost/beast/src.hpp>
+#include <utility>  // Asio 1.74 uses std::exchange without including it

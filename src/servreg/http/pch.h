@@ -1,8 +1,7 @@
 // Precompiled for the http sources only: Beast and Asio are most of their compile time.
 #pragma once
 
-#include <utility>  // Asio 1.74 uses std::exchange without including it
-
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <utility>  // Asio 1.74 uses std::exchange without including it

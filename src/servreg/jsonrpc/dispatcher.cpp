@@ -1,1 +1,338 @@
-// placeholder
+// JSON-RPC 2.0 request handling: parsing, the request-object rules, batches, notifications,
+// and the two reply shapes. Exceptions from method code become -32603 here and nowhere else.
+#include "servreg/jsonrpc/dispatcher.h"
+
+#include <spdlog/spdlog.h>
+
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <vector>
+
+#include "servreg/jsonrpc/methods.h"
+
+namespace servreg::jsonrpc {
+namespace {
+
+using detail::outcome;
+using nlohmann::json;
+using steady = std::chrono::steady_clock;
+
+// Refuses nesting deeper than `limit` before the parser sees it, so that a hostile body
+// cannot make any later step deep.
+bool nesting_within(std::string_view body, std::size_t limit) {
+    std::size_t depth = 0;
+    bool in_string = false;
+    for (std::size_t i = 0; i < body.size(); ++i) {
+        char c = body[i];
+        if (in_string) {
+            if (c == '\\') {
+                ++i;
+            } else if (c == '"') {
+                in_string = false;
+            }
+        } else if (c == '"') {
+            in_string = true;
+        } else if (c == '[' || c == '{') {
+            if (++depth > limit) return false;
+        } else if ((c == ']' || c == '}') && depth > 0) {
+            --depth;
+        }
+    }
+    return true;
+}
+
+// The "id" member as it goes back out; null when absent or unusable.
+std::string id_text(const json* id) {
+    return id == nullptr ? "null" : id->dump();
+}
+
+// One parsed request object, checked against JSON-RPC 2.0's rules.
+struct parsed_call {
+    const json* id = nullptr;  // null: notification (only valid when the request is valid)
+    bool notification = false;
+    std::string_view method;
+    const json* params = nullptr;
+    std::optional<std::string> invalid;  // why it is not a valid request
+};
+
+parsed_call inspect(const json& request) {
+    parsed_call call;
+    if (!request.is_object()) {
+        call.invalid = "a request must be a JSON object, got " + std::string(request.type_name());
+        return call;
+    }
+    auto id = request.find("id");
+    if (id != request.end()) {
+        if (id->is_string() || id->is_number() || id->is_null()) {
+            call.id = &*id;
+        } else {
+            call.invalid = "\"id\" must be a string, a number or null";
+            return call;
+        }
+    } else {
+        call.notification = true;
+    }
+    auto version = request.find("jsonrpc");
+    if (version == request.end() || !version->is_string() || *version != "2.0") {
+        call.invalid = "\"jsonrpc\" must be exactly \"2.0\"";
+        return call;
+    }
+    auto method = request.find("method");
+    if (method == request.end() || !method->is_string()) {
+        call.invalid = "\"method\" must be a string";
+        return call;
+    }
+    call.method = method->get_ref<const std::string&>();
+    auto params = request.find("params");
+    if (params != request.end()) {
+        if (!params->is_object() && !params->is_array()) {
+            call.invalid = "\"params\" must be an object or an array";
+            return call;
+        }
+        call.params = &*params;
+    }
+    for (const auto& [key, value] : request.items()) {
+        if (key != "jsonrpc" && key != "method" && key != "params" && key != "id") {
+            call.invalid = "unexpected member \"" + key + "\"";
+            return call;
+        }
+    }
+    return call;
+}
+
+}  // namespace
+
+struct dispatcher::impl {
+    impl(registry::service& s, settings c, call_observer o)
+        : config(std::move(c)), observer(std::move(o)), env{s, config} {}
+
+    settings config;
+    call_observer observer;
+    detail::method_env env;
+
+    std::string reply_text(const std::string& id, const outcome& result) const {
+        const bool compatible = config.style == reply_style::compatible;
+        std::string out;
+        out.reserve(64 + result.result_json.size());
+        out += "{\"jsonrpc\":\"2.0\",";
+        if (result.code == 0) {
+            out += "\"result\":";
+            out += result.result_json;
+            if (compatible) out += ",\"error\":null";
+        } else {
+            if (compatible) out += "\"result\":null,";
+            json error = {{"code", result.code}, {"message", result.message}};
+            if (!result.data.is_null()) error["data"] = result.data;
+            out += "\"error\":";
+            out += error.dump(-1, ' ', false, json::error_handler_t::replace);
+        }
+        out += ",\"id\":";
+        out += id;
+        out += '}';
+        return out;
+    }
+
+    std::string error_text(int code, std::string data) const {
+        return reply_text("null", outcome::failure(code, std::string(detail::error_message(code)),
+                                                   std::move(data)));
+    }
+
+    void observe(std::string_view method, int code, steady::time_point start) const noexcept {
+        if (!observer) return;
+        try {
+            observer(method, code, steady::now() - start);
+        } catch (...) {
+        }
+    }
+
+    // A batch in flight. Writes start at once, one after another (the storage writer keeps
+    // their order and may commit them together); any other call waits until every earlier
+    // call has completed, so that it sees their effects.
+    struct batch_state {
+        std::mutex mutex;
+        json requests;
+        std::vector<std::optional<std::string>> replies;
+        std::size_t next = 0;
+        std::size_t in_flight = 0;
+        std::size_t completed = 0;
+        bool pumping = false;
+        bool repump = false;
+        bool finished = false;
+        request_context ctx;
+        done_fn done;
+        std::string label;
+    };
+
+    static bool is_write(const json& request) {
+        if (!request.is_object()) return false;
+        auto m = request.find("method");
+        if (m == request.end() || !m->is_string()) return false;
+        for (const auto& entry : detail::method_table()) {
+            if (entry.name == m->get_ref<const std::string&>()) return entry.writes;
+        }
+        return false;
+    }
+
+    void pump(const std::shared_ptr<batch_state>& st) const {
+        std::unique_lock lock(st->mutex);
+        if (st->pumping) {
+            st->repump = true;
+            return;
+        }
+        st->pumping = true;
+        const std::size_t n = st->replies.size();
+        do {
+            st->repump = false;
+            while (st->next < n) {
+                const json& element = st->requests[st->next];
+                if (st->in_flight > 0 && !is_write(element)) break;
+                std::size_t i = st->next++;
+                ++st->in_flight;
+                lock.unlock();
+                run(element, st->ctx, [this, st, i](std::optional<std::string> text) {
+                    {
+                        std::lock_guard done_lock(st->mutex);
+                        st->replies[i] = std::move(text);
+                        --st->in_flight;
+                        ++st->completed;
+                    }
+                    pump(st);
+                });
+                lock.lock();
+            }
+        } while (st->repump);
+        st->pumping = false;
+        if (st->completed < n || st->finished) return;
+        st->finished = true;
+        lock.unlock();
+        std::string out = "[";
+        for (auto& r : st->replies) {
+            if (!r) continue;
+            if (out.size() > 1) out += ',';
+            out += *r;
+        }
+        out += ']';
+        if (out.size() == 2) {
+            st->done(reply{false, {}, st->label});
+        } else {
+            st->done(reply{true, std::move(out), st->label});
+        }
+    }
+
+    // Runs one request object; `done` gets the reply text, or nothing for a notification.
+    void run(const json& request, const request_context& ctx,
+             std::function<void(std::optional<std::string>)> done) const {
+        auto start = steady::now();
+        parsed_call call = inspect(request);
+        if (call.invalid) {
+            observe("-", error_code::invalid_request, start);
+            return done(error_text(error_code::invalid_request, std::move(*call.invalid)));
+        }
+        const detail::method_entry* entry = nullptr;
+        for (const auto& m : detail::method_table()) {
+            if (m.name == call.method) entry = &m;
+        }
+        std::string id = call.notification ? std::string() : id_text(call.id);
+        if (entry == nullptr) {
+            observe("other", error_code::method_not_found, start);
+            if (call.notification) return done(std::nullopt);
+            std::string data =
+                "no method named \"" + std::string(call.method.substr(0, 100)) + "\"";
+            return done(reply_text(
+                id,
+                outcome::failure(error_code::method_not_found,
+                                 std::string(detail::error_message(error_code::method_not_found)),
+                                 std::move(data))));
+        }
+        std::string_view name = entry->name;
+        bool notification = call.notification;
+        auto finish = [this, name, notification, start, id = std::move(id), done](outcome result) {
+            observe(name, result.code, start);
+            if (notification) return done(std::nullopt);
+            done(reply_text(id, result));
+        };
+        try {
+            entry->invoke(env, detail::call_info{call.params, ctx.write_allowed}, finish);
+        } catch (const std::exception& e) {
+            spdlog::error("{} failed: {}", name, e.what());
+            finish(outcome::failure(error_code::internal_error,
+                                    std::string(detail::error_message(error_code::internal_error)),
+                                    "an internal error occurred; the server log has the details"));
+        }
+    }
+};
+
+dispatcher::dispatcher(registry::service& svc, settings s, call_observer observer)
+    : impl_(std::make_unique<impl>(svc, std::move(s), std::move(observer))) {}
+
+dispatcher::~dispatcher() = default;
+
+std::string dispatcher::invalid_request_body(std::string_view data) const {
+    return impl_->error_text(error_code::invalid_request, std::string(data));
+}
+
+void dispatcher::handle(std::string_view body, const request_context& ctx, done_fn done) noexcept {
+    const impl& self = *impl_;
+    auto fail = [&](int code, std::string data) {
+        self.observe("-", code, steady::now());
+        done(reply{true, self.error_text(code, std::move(data)), "-"});
+    };
+    try {
+        if (!nesting_within(body, self.config.max_depth)) {
+            return fail(
+                error_code::invalid_request,
+                "JSON nested deeper than " + std::to_string(self.config.max_depth) + " levels");
+        }
+        json request;
+        try {
+            request = json::parse(body);
+        } catch (const json::parse_error& e) {
+            std::string what = e.what();
+            auto pos = what.find("] ");
+            return fail(error_code::parse_error,
+                        pos == std::string::npos ? what : what.substr(pos + 2));
+        }
+
+        if (!request.is_array()) {
+            auto shared = std::make_shared<json>(std::move(request));
+            std::string label = "-";
+            if (shared->is_object()) {
+                auto m = shared->find("method");
+                if (m != shared->end() && m->is_string()) {
+                    for (const auto& entry : detail::method_table()) {
+                        if (entry.name == m->get_ref<const std::string&>()) label = entry.name;
+                    }
+                    if (label == "-") label = "other";
+                }
+            }
+            return self.run(*shared, ctx, [shared, label, done](std::optional<std::string> text) {
+                if (text) {
+                    done(reply{true, std::move(*text), label});
+                } else {
+                    done(reply{false, {}, label});
+                }
+            });
+        }
+
+        const std::size_t n = request.size();
+        if (n == 0) return fail(error_code::invalid_request, "empty batch");
+        if (n > self.config.batch_limit) {
+            return fail(error_code::invalid_request, "batch of " + std::to_string(n) +
+                                                         " elements exceeds the limit of " +
+                                                         std::to_string(self.config.batch_limit));
+        }
+        auto state = std::make_shared<impl::batch_state>();
+        state->requests = std::move(request);
+        state->replies.resize(n);
+        state->done = std::move(done);
+        state->ctx = ctx;
+        state->label = "batch(" + std::to_string(n) + ")";
+        self.pump(state);
+    } catch (const std::exception& e) {
+        spdlog::error("request handling failed: {}", e.what());
+        fail(error_code::internal_error,
+             "an internal error occurred; the server log has the details");
+    }
+}
+
+}  // namespace servreg::jsonrpc

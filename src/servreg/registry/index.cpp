@@ -1,1 +1,469 @@
-// placeholder
+// The in-memory registry. Instances live in fixed blocks of slots; an ordered map from name
+// to the slots of that name (ordered by host, port) serves the scans, an open-addressing table
+// from (host, port) to slot serves pings and unregisters.
+#include "servreg/registry/index.h"
+
+#include <algorithm>
+#include <atomic>
+#include <functional>
+#include <limits>
+#include <map>
+#include <mutex>
+#include <shared_mutex>
+#include <stdexcept>
+
+namespace servreg::registry {
+
+namespace {
+
+using slot_id = std::uint32_t;
+constexpr slot_id no_slot = std::numeric_limits<slot_id>::max();
+
+// The slots of one name, ordered by (host, port). Most names have one or two instances, so
+// those are stored inline: such a name costs its map node and nothing more.
+class member_list {
+public:
+    member_list() noexcept : inline_{} {}
+    member_list(member_list&& other) noexcept : size_(other.size_), capacity_(other.capacity_) {
+        if (other.is_inline()) {
+            std::copy_n(other.inline_, size_, inline_);
+        } else {
+            heap_ = other.heap_;
+        }
+        other.capacity_ = inline_capacity;
+        other.size_ = 0;
+    }
+    member_list(const member_list&) = delete;
+    member_list& operator=(const member_list&) = delete;
+    member_list& operator=(member_list&&) = delete;
+    ~member_list() {
+        if (!is_inline()) delete[] heap_;
+    }
+
+    slot_id* begin() noexcept { return is_inline() ? inline_ : heap_; }
+    slot_id* end() noexcept { return begin() + size_; }
+    const slot_id* begin() const noexcept { return is_inline() ? inline_ : heap_; }
+    const slot_id* end() const noexcept { return begin() + size_; }
+    bool empty() const noexcept { return size_ == 0; }
+
+    // Makes room for one more, so that insert cannot fail.
+    void reserve_one() {
+        if (size_ < capacity_) return;
+        const std::uint32_t bigger = capacity_ * 2;
+        auto* fresh = new slot_id[bigger];
+        std::copy(begin(), end(), fresh);
+        if (!is_inline()) delete[] heap_;
+        heap_ = fresh;
+        capacity_ = bigger;
+    }
+    void insert(slot_id* at, slot_id s) noexcept {
+        std::copy_backward(at, end(), end() + 1);
+        *at = s;
+        ++size_;
+    }
+    void erase(slot_id* at) noexcept {
+        std::copy(at + 1, end(), at);
+        --size_;
+    }
+    void truncate(std::size_t n) noexcept { size_ = static_cast<std::uint32_t>(n); }
+
+private:
+    static constexpr std::uint32_t inline_capacity = 2;
+    bool is_inline() const noexcept { return capacity_ == inline_capacity; }
+
+    union {
+        slot_id inline_[inline_capacity];
+        slot_id* heap_;
+    };
+    std::uint32_t size_ = 0;
+    std::uint32_t capacity_ = inline_capacity;
+};
+
+std::uint32_t endpoint_hash(std::string_view host, std::uint16_t port) noexcept {
+    std::uint64_t h = std::hash<std::string_view>{}(host) ^ (port * 0x9E3779B97F4A7C15ull);
+    // splitmix64's finaliser: the table indexes by the low bits, which must all be mixed.
+    h ^= h >> 30;
+    h *= 0xBF58476D1CE4E5B9ull;
+    h ^= h >> 27;
+    h *= 0x94D049BB133111EBull;
+    h ^= h >> 31;
+    return static_cast<std::uint32_t>(h);
+}
+
+}  // namespace
+
+struct index::impl {
+    using name_map = std::map<std::string, member_list, std::less<>>;
+
+    struct instance {
+        std::string host;
+        name_map::iterator owner{};  // valid while live
+        std::int64_t first_seen_ms = 0;
+        // Refreshed under the shared lock; the lock orders everything else.
+        std::atomic<std::int64_t> last_seen_ms{0};
+        std::uint32_t hash = 0;  // endpoint_hash while live, next free slot otherwise
+        std::uint16_t port = 0;
+        bool live = false;
+
+        std::int64_t last_seen() const noexcept {
+            return last_seen_ms.load(std::memory_order_relaxed);
+        }
+        void seen(std::int64_t now_ms) noexcept {
+            last_seen_ms.store(now_ms, std::memory_order_relaxed);
+        }
+    };
+
+    mutable std::shared_mutex mutex;
+    name_map names;
+    // Instances live in fixed blocks: they never move, so growing copies nothing under the
+    // lock, last_seen can be a plain atomic, and there is no doubling slack.
+    static constexpr std::size_t block_bits = 9;
+    static constexpr std::size_t block_size = std::size_t{1} << block_bits;
+    std::vector<std::unique_ptr<instance[]>> blocks;
+    std::size_t slot_count = 0;  // slots handed out so far, live or free
+    slot_id free_head = no_slot;
+    std::size_t live_count = 0;
+    // Open addressing with linear probing, at most half full; holds slot ids or no_slot.
+    std::vector<slot_id> table;
+    std::atomic<std::uint64_t> generation{0};
+
+    instance& slot(slot_id s) noexcept { return blocks[s >> block_bits][s & (block_size - 1)]; }
+    const instance& slot(slot_id s) const noexcept {
+        return blocks[s >> block_bits][s & (block_size - 1)];
+    }
+
+    void bump() noexcept { generation.fetch_add(1, std::memory_order_release); }
+
+    // --- endpoint table ---
+
+    std::size_t mask() const noexcept { return table.size() - 1; }
+
+    slot_id find(std::string_view host, std::uint16_t port, std::uint32_t hash) const noexcept {
+        if (table.empty()) return no_slot;
+        for (std::size_t pos = hash & mask();; pos = (pos + 1) & mask()) {
+            const slot_id s = table[pos];
+            if (s == no_slot) return no_slot;
+            const instance& inst = slot(s);
+            if (inst.hash == hash && inst.port == port && inst.host == host) return s;
+        }
+    }
+
+    // Makes room for one more entry, so that table_insert cannot fail.
+    void table_reserve_one() {
+        if ((live_count + 1) * 2 <= table.size()) return;
+        std::vector<slot_id> bigger(std::max<std::size_t>(64, table.size() * 2), no_slot);
+        table.swap(bigger);
+        for (const slot_id s : bigger) {
+            if (s != no_slot) table_insert(s);
+        }
+    }
+
+    void table_insert(slot_id s) noexcept {
+        std::size_t pos = slot(s).hash & mask();
+        while (table[pos] != no_slot) pos = (pos + 1) & mask();
+        table[pos] = s;
+    }
+
+    void table_erase(slot_id s) noexcept {
+        std::size_t hole = slot(s).hash & mask();
+        while (table[hole] != s) hole = (hole + 1) & mask();
+        // Backward-shift deletion: pull later entries of the probe run into the hole unless
+        // their home lies cyclically in (hole, pos], so that no tombstones accumulate.
+        for (std::size_t pos = (hole + 1) & mask(); table[pos] != no_slot;
+             pos = (pos + 1) & mask()) {
+            const std::size_t home = slot(table[pos]).hash & mask();
+            const bool stays =
+                hole <= pos ? (hole < home && home <= pos) : (hole < home || home <= pos);
+            if (!stays) {
+                table[hole] = table[pos];
+                hole = pos;
+            }
+        }
+        table[hole] = no_slot;
+    }
+
+    // --- member lists ---
+
+    bool endpoint_less(slot_id a, slot_id b) const noexcept {
+        const instance& x = slot(a);
+        const instance& y = slot(b);
+        const int c = x.host.compare(y.host);  // char_traits<char> compares bytes unsigned
+        return c < 0 || (c == 0 && x.port < y.port);
+    }
+
+    slot_id* position_in(member_list& members, slot_id s) const noexcept {
+        return std::lower_bound(members.begin(), members.end(), s,
+                                [this](slot_id a, slot_id b) { return endpoint_less(a, b); });
+    }
+
+    // The node for `name`, created when missing, with room for one more member.
+    std::pair<name_map::iterator, bool> prepare_name(std::string_view name) {
+        auto it = names.lower_bound(name);
+        bool created = false;
+        if (it == names.end() || it->first != name) {
+            it = names.emplace_hint(it, std::string(name), member_list{});
+            created = true;
+        }
+        try {
+            it->second.reserve_one();
+        } catch (...) {
+            if (created) names.erase(it);
+            throw;
+        }
+        return {it, created};
+    }
+
+    void attach(slot_id s, name_map::iterator owner) noexcept {
+        slot(s).owner = owner;
+        owner->second.insert(position_in(owner->second, s), s);  // room made by prepare_name
+    }
+
+    void detach(slot_id s) noexcept {
+        const auto owner = slot(s).owner;
+        owner->second.erase(position_in(owner->second, s));
+        if (owner->second.empty()) names.erase(owner);
+    }
+
+    // --- slots ---
+
+    slot_id allocate() {
+        if (free_head != no_slot) {
+            const slot_id s = free_head;
+            free_head = slot(s).hash;
+            return s;
+        }
+        if (slot_count >= no_slot) throw std::length_error("servreg index: too many instances");
+        if (slot_count == blocks.size() * block_size) {
+            blocks.push_back(std::make_unique<instance[]>(block_size));
+        }
+        return static_cast<slot_id>(slot_count++);
+    }
+
+    void release(slot_id s) noexcept {
+        instance& inst = slot(s);
+        std::string().swap(inst.host);  // give back a long host's memory
+        inst.owner = {};
+        inst.live = false;
+        inst.hash = free_head;
+        free_head = s;
+    }
+
+    void forget(slot_id s) noexcept {
+        table_erase(s);
+        --live_count;
+        release(s);
+    }
+
+    // A new instance, not yet in any member list. Strong guarantee.
+    slot_id add(std::string host, std::uint16_t port, std::uint32_t hash,
+                std::int64_t first_seen_ms, std::int64_t last_seen_ms) {
+        table_reserve_one();
+        const slot_id s = allocate();
+        instance& inst = slot(s);
+        inst.host = std::move(host);
+        inst.port = port;
+        inst.hash = hash;
+        inst.first_seen_ms = first_seen_ms;
+        inst.seen(last_seen_ms);
+        inst.live = true;
+        table_insert(s);
+        ++live_count;
+        return s;
+    }
+
+    // A committed ping, under the exclusive lock.
+    void upsert(std::string_view name, std::string_view host, std::uint16_t port,
+                std::uint32_t hash, std::int64_t now_ms) {
+        if (const slot_id s = find(host, port, hash); s != no_slot) {
+            instance& inst = slot(s);
+            if (inst.owner->first == name) {
+                inst.seen(now_ms);
+                return;
+            }
+            const auto owner = prepare_name(name).first;
+            detach(s);
+            attach(s, owner);
+            inst.first_seen_ms = now_ms;
+            inst.seen(now_ms);
+            bump();
+            return;
+        }
+        const auto [owner, created] = prepare_name(name);
+        try {
+            attach(add(std::string(host), port, hash, now_ms, now_ms), owner);
+        } catch (...) {
+            if (created) names.erase(owner);
+            throw;
+        }
+        bump();
+    }
+
+    void clear() noexcept {
+        names.clear();
+        blocks.clear();
+        table.clear();
+        slot_count = 0;
+        free_head = no_slot;
+        live_count = 0;
+    }
+
+    // Calls f(name, members) for every name the pattern matches, in name order. Each name is
+    // tested once, and only names starting with the literal prefix are visited.
+    template <class F>
+    void visit(const glob& pattern, F&& f) const {
+        const std::string& prefix = pattern.literal_prefix();
+        if (pattern.is_literal()) {
+            if (const auto it = names.find(prefix); it != names.end()) f(it->first, it->second);
+            return;
+        }
+        for (auto it = names.lower_bound(prefix);
+             it != names.end() && it->first.starts_with(prefix); ++it) {
+            if (pattern.matches(it->first)) f(it->first, it->second);
+        }
+    }
+};
+
+index::index() : impl_(std::make_unique<impl>()) {}
+
+index::~index() = default;
+
+void index::reset(std::vector<storage::instance_row> rows) {
+    impl& d = *impl_;
+    std::unique_lock lock(d.mutex);
+    d.clear();
+    d.bump();
+    try {
+        for (auto& row : rows) {
+            const std::uint32_t hash = endpoint_hash(row.host, row.port);
+            // The database keys rows by endpoint; should one repeat, the later row wins.
+            slot_id s = d.find(row.host, row.port, hash);
+            if (s == no_slot) {
+                s = d.add(std::move(row.host), row.port, hash, 0, 0);
+            }
+            auto& inst = d.slot(s);
+            inst.owner = d.names.try_emplace(std::move(row.name)).first;
+            inst.first_seen_ms = row.first_seen_ms;
+            inst.seen(row.last_seen_ms);
+        }
+        // Sorting each name's members once beats inserting them one by one.
+        std::vector<slot_id> order(d.slot_count);
+        for (slot_id s = 0; s < order.size(); ++s) order[s] = s;
+        std::sort(order.begin(), order.end(), [&](slot_id a, slot_id b) {
+            const auto& x = d.slot(a).owner->first;
+            const auto& y = d.slot(b).owner->first;
+            const int c = x.compare(y);
+            return c < 0 || (c == 0 && d.endpoint_less(a, b));
+        });
+        for (const slot_id s : order) {
+            auto& members = d.slot(s).owner->second;
+            members.reserve_one();
+            members.insert(members.end(), s);
+        }
+        std::erase_if(d.names, [](const auto& entry) { return entry.second.empty(); });
+    } catch (...) {
+        d.clear();
+        throw;
+    }
+}
+
+void index::apply_ping(std::string_view name, std::string_view host, std::uint16_t port,
+                       std::int64_t now_ms) {
+    impl& d = *impl_;
+    const std::uint32_t hash = endpoint_hash(host, port);
+    {
+        // The common case, a known instance pinging again, needs only the shared lock.
+        std::shared_lock lock(d.mutex);
+        if (const slot_id s = d.find(host, port, hash); s != no_slot) {
+            auto& inst = d.slot(s);
+            if (inst.owner->first == name) {
+                inst.seen(now_ms);
+                return;
+            }
+        }
+    }
+    std::unique_lock lock(d.mutex);
+    d.upsert(name, host, port, hash, now_ms);
+}
+
+bool index::apply_unregister(std::string_view host, std::uint16_t port) {
+    impl& d = *impl_;
+    const std::uint32_t hash = endpoint_hash(host, port);
+    std::unique_lock lock(d.mutex);
+    const slot_id s = d.find(host, port, hash);
+    if (s == no_slot) return false;
+    d.detach(s);
+    d.forget(s);
+    d.bump();
+    return true;
+}
+
+std::size_t index::prune(std::int64_t cutoff_ms) {
+    impl& d = *impl_;
+    std::unique_lock lock(d.mutex);
+    std::size_t removed = 0;
+    for (auto it = d.names.begin(); it != d.names.end();) {
+        auto& members = it->second;
+        std::size_t kept = 0;
+        for (slot_id* p = members.begin(); p != members.end(); ++p) {
+            if (d.slot(*p).last_seen() < cutoff_ms) {
+                d.forget(*p);
+                ++removed;
+            } else {
+                members.begin()[kept++] = *p;
+            }
+        }
+        members.truncate(kept);
+        it = members.empty() ? d.names.erase(it) : std::next(it);
+    }
+    if (removed > 0) d.bump();
+    return removed;
+}
+
+std::vector<endpoint> index::locate(const glob& pattern, std::int64_t alive_since_ms) const {
+    const impl& d = *impl_;
+    std::vector<endpoint> out;
+    std::shared_lock lock(d.mutex);
+    d.visit(pattern, [&](const std::string&, const member_list& members) {
+        for (const slot_id s : members) {
+            const auto& inst = d.slot(s);
+            if (inst.last_seen() >= alive_since_ms) out.push_back({inst.host, inst.port});
+        }
+    });
+    return out;
+}
+
+std::vector<storage::instance_row> index::list(const glob& pattern) const {
+    const impl& d = *impl_;
+    std::vector<storage::instance_row> out;
+    std::shared_lock lock(d.mutex);
+    d.visit(pattern, [&](const std::string& name, const member_list& members) {
+        for (const slot_id s : members) {
+            const auto& inst = d.slot(s);
+            out.push_back({name, inst.host, inst.port, inst.first_seen_ms, inst.last_seen()});
+        }
+    });
+    return out;
+}
+
+index::counts index::count(std::int64_t alive_since_ms) const {
+    const impl& d = *impl_;
+    counts c;
+    std::shared_lock lock(d.mutex);
+    for (slot_id s = 0; s < d.slot_count; ++s) {
+        const auto& inst = d.slot(s);
+        if (!inst.live) continue;
+        ++(inst.last_seen() >= alive_since_ms ? c.alive : c.dead);
+    }
+    return c;
+}
+
+std::size_t index::size() const {
+    std::shared_lock lock(impl_->mutex);
+    return impl_->live_count;
+}
+
+std::uint64_t index::generation() const noexcept {
+    return impl_->generation.load(std::memory_order_acquire);
+}
+
+}  // namespace servreg::registry

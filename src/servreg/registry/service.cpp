@@ -1,1 +1,92 @@
-// placeholder
+// The registry's methods: writes go through the group-commit writer and reach the index only
+// once committed, so the index never shows what the database might not hold.
+#include "servreg/registry/service.h"
+
+#include <utility>
+
+namespace servreg::registry {
+
+service::service(index& idx, storage::writer& w, const clock& c, std::chrono::seconds ttl)
+    : index_(idx), writer_(w), clock_(c), ttl_(ttl) {}
+
+void service::ping(std::string name, std::string host, std::uint16_t port, ping_done done) {
+    storage::write_op op;
+    op.kind = storage::write_op::kind_t::ping;
+    op.name = std::move(name);
+    op.host = std::move(host);
+    op.port = port;
+    op.now_ms = clock_.now_ms();
+    // The completion holds the index, not the service, so that a write still queued when the
+    // service goes away stays harmless.
+    writer_.submit(std::move(op), [idx = &index_, done = std::move(done)](
+                                      const storage::write_op& committed,
+                                      const storage::write_result& result) noexcept {
+        if (!result.error) {
+            try {
+                idx->apply_ping(committed.name, committed.host, committed.port, committed.now_ms);
+            } catch (...) {
+                // Out of memory. The write is durable, so it is still a success: the
+                // instance's next ping puts it back into the index.
+            }
+        }
+        try {
+            done(result.error);
+        } catch (...) {
+            // The writer thread must survive whatever the caller's continuation does.
+        }
+    });
+}
+
+void service::unregister(std::string host, std::uint16_t port, unregister_done done) {
+    storage::write_op op;
+    op.kind = storage::write_op::kind_t::unregister;
+    op.host = std::move(host);
+    op.port = port;
+    op.now_ms = clock_.now_ms();
+    writer_.submit(std::move(op), [idx = &index_, done = std::move(done)](
+                                      const storage::write_op& committed,
+                                      const storage::write_result& result) noexcept {
+        // The database is the authority on whether the instance existed: another servreg
+        // sharing it may have known an instance this index never saw.
+        const bool existed = !result.error && result.existed;
+        if (!result.error) {
+            try {
+                idx->apply_unregister(committed.host, committed.port);
+            } catch (...) {
+                // Cannot happen short of a broken mutex; the write itself is durable.
+            }
+        }
+        try {
+            done(result.error, existed);
+        } catch (...) {
+            // As in ping: nothing thrown may reach the writer thread.
+        }
+    });
+}
+
+std::vector<endpoint> service::locate(const glob& pattern) const {
+    return index_.locate(pattern, alive_since());
+}
+
+std::vector<listed_instance> service::list(const glob& pattern) const {
+    const std::int64_t since = alive_since();
+    auto rows = index_.list(pattern);
+    std::vector<listed_instance> out;
+    out.reserve(rows.size());
+    for (auto& row : rows) {
+        const bool alive = row.last_seen_ms >= since;
+        out.push_back({std::move(row), alive});
+    }
+    return out;
+}
+
+index::counts service::counts() const {
+    return index_.count(alive_since());
+}
+
+std::int64_t service::alive_since() const noexcept {
+    // Alive means now - last_seen <= ttl, that is last_seen >= now - ttl.
+    return clock_.now_ms() - std::chrono::duration_cast<std::chrono::milliseconds>(ttl_).count();
+}
+
+}  // namespace servreg::registry

@@ -1,1 +1,115 @@
-// placeholder
+// Validation of ping and locate parameters (SPEC section 4). Lengths are in bytes, the way the
+// index and the database columns see them; characters are checked as UTF-8 code points.
+#include "servreg/registry/validation.h"
+
+#include <cstdint>
+#include <cstdio>
+#include <optional>
+
+namespace servreg::registry {
+
+namespace {
+
+constexpr std::size_t max_length = 255;
+
+std::optional<std::string> check_length(std::string_view what, std::string_view value) {
+    if (!value.empty() && value.size() <= max_length) return std::nullopt;
+    bool ascii = true;
+    for (char c : value) ascii = ascii && static_cast<unsigned char>(c) < 0x80;
+    // For non-ASCII text a byte count read as characters would puzzle the caller.
+    return std::string(what) +
+           (ascii ? " must be 1 to 255 characters, got "
+                  : " must be 1 to 255 bytes in UTF-8, got ") +
+           std::to_string(value.size());
+}
+
+// The code point starting at `value[i]` and its length in bytes; a byte that does not start
+// a well-formed sequence stands for itself (it cannot come from JSON anyway).
+struct code_point {
+    std::uint32_t value;
+    std::size_t length;
+};
+
+code_point decode_at(std::string_view value, std::size_t i) {
+    const auto byte = [&](std::size_t k) { return static_cast<unsigned char>(value[k]); };
+    const unsigned char lead = byte(i);
+    std::size_t length = 1;
+    std::uint32_t cp = lead;
+    if (lead >= 0xC2 && lead <= 0xDF) {
+        length = 2;
+        cp = lead & 0x1Fu;
+    } else if (lead >= 0xE0 && lead <= 0xEF) {
+        length = 3;
+        cp = lead & 0x0Fu;
+    } else if (lead >= 0xF0 && lead <= 0xF4) {
+        length = 4;
+        cp = lead & 0x07u;
+    }
+    if (length == 1 || i + length > value.size()) return {lead, 1};
+    for (std::size_t k = 1; k < length; ++k) {
+        if ((byte(i + k) & 0xC0u) != 0x80u) return {lead, 1};
+        cp = (cp << 6) | (byte(i + k) & 0x3Fu);
+    }
+    return {cp, length};
+}
+
+// Unicode general category Cc: C0, DEL and C1.
+bool is_control(std::uint32_t cp) {
+    return cp < 0x20 || (cp >= 0x7F && cp <= 0x9F);
+}
+
+// White_Space code points that are not controls (the controls are caught anyway).
+bool is_space(std::uint32_t cp) {
+    return cp == 0x20 || cp == 0xA0 || cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200A) ||
+           cp == 0x2028 || cp == 0x2029 || cp == 0x202F || cp == 0x205F || cp == 0x3000;
+}
+
+std::string describe(std::uint32_t cp, std::size_t offset) {
+    char buf[48];
+    // A single byte prints as the byte the caller sent; anything longer as its code point.
+    if (cp < 0x80) {
+        std::snprintf(buf, sizeof buf, "found 0x%02X at offset %zu", static_cast<unsigned>(cp),
+                      offset);
+    } else {
+        std::snprintf(buf, sizeof buf, "found U+%04X at offset %zu", static_cast<unsigned>(cp),
+                      offset);
+    }
+    return buf;
+}
+
+template <class Reject>
+std::optional<std::string> check_characters(std::string_view what, std::string_view value,
+                                            std::string_view rule, Reject reject) {
+    for (std::size_t i = 0; i < value.size();) {
+        const auto [cp, length] = decode_at(value, i);
+        // A lone byte >= 0x80 is not a code point: leave it alone rather than call it C1.
+        if (length > 1 || cp < 0x80) {
+            if (reject(cp)) {
+                return std::string(what) + " must not contain " + std::string(rule) + " (" +
+                       describe(cp, i) + ")";
+            }
+        }
+        i += length;
+    }
+    return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<std::string> check_name(std::string_view name) {
+    if (auto bad = check_length("name", name)) return bad;
+    return check_characters("name", name, "control characters", is_control);
+}
+
+std::optional<std::string> check_host(std::string_view host) {
+    if (auto bad = check_length("host", host)) return bad;
+    return check_characters("host", host, "whitespace or control characters",
+                            [](std::uint32_t cp) { return is_control(cp) || is_space(cp); });
+}
+
+std::optional<std::string> check_pattern(std::string_view pattern) {
+    // Any byte may appear in a pattern: one that no name can hold simply matches nothing.
+    return check_length("pattern", pattern);
+}
+
+}  // namespace servreg::registry

@@ -1,1 +1,842 @@
-// placeholder
+// The SOCI-backed store: one session, write statements prepared once per connection, the SQL
+// dialects of SQLite, PostgreSQL and MySQL/MariaDB side by side, and the schema migrations.
+#include "servreg/storage/soci_store.h"
+
+#include <soci/soci.h>
+#include <soci/sqlite3/soci-sqlite3.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <chrono>
+#include <numeric>
+#include <optional>
+#include <thread>
+#include <tuple>
+#include <vector>
+
+#include "servreg/storage/store.h"
+
+namespace servreg::storage {
+namespace {
+
+using config::database_kind;
+
+// Everything that differs between the databases; the rest of the file is the same SQL for all.
+struct dialect {
+    database_kind kind;
+    // Column type of name and host. They must compare byte for byte: MySQL's default collations
+    // fold case and accents, hence its binary collation.
+    std::string_view text_type;
+    std::string_view table_options;
+    // MySQL has no CREATE INDEX IF NOT EXISTS, so its index is declared inside CREATE TABLE.
+    bool index_in_create_table;
+    // What follows "INSERT INTO servreg_services (...) VALUES (...), ...": first_seen restarts
+    // when the endpoint changes service. Both forms compare the old name before assigning the new
+    // one: ON CONFLICT evaluates every SET against the old row, MySQL assigns left to right.
+    std::string_view upsert_conflict;
+    // SOCI runs a bulk bind as one round trip per row on the servers; statements of many rows
+    // save those. SQLite has no round trips and is faster with bulk binds.
+    bool multi_row_upserts;
+    // The column names of servreg_services, empty when the table does not exist.
+    std::string_view columns_query;
+    // Run after every (re)connect.
+    std::vector<std::string_view> session_setup;
+};
+
+const dialect& dialect_for(database_kind kind) {
+    static const dialect sqlite{
+        .kind = database_kind::sqlite,
+        .text_type = "VARCHAR(255)",
+        .table_options = "",
+        .index_in_create_table = false,
+        .upsert_conflict =
+            " ON CONFLICT (host, port) DO UPDATE SET "
+            "first_seen = CASE WHEN servreg_services.name = excluded.name "
+            "THEN servreg_services.first_seen ELSE excluded.first_seen END, "
+            "name = excluded.name, last_seen = excluded.last_seen",
+        .multi_row_upserts = false,
+        .columns_query = "SELECT name FROM pragma_table_info('servreg_services')",
+        .session_setup = {},
+    };
+    static const dialect postgresql{
+        .kind = database_kind::postgresql,
+        .text_type = "VARCHAR(255)",
+        .table_options = "",
+        .index_in_create_table = false,
+        .upsert_conflict = sqlite.upsert_conflict,
+        .multi_row_upserts = true,
+        .columns_query =
+            "SELECT CAST(column_name AS VARCHAR(255)) FROM information_schema.columns "
+            "WHERE table_schema = current_schema() "
+            "AND table_name = 'servreg_services'",
+        .session_setup = {"SET client_encoding TO 'UTF8'"},
+    };
+    static const dialect mysql{
+        .kind = database_kind::mysql,
+        .text_type = "VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin",
+        .table_options = " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
+        .index_in_create_table = true,
+        // utf8mb4_bin pads with spaces when comparing, so the name change test casts to bytes.
+        .upsert_conflict =
+            " ON DUPLICATE KEY UPDATE "
+            "first_seen = IF(CAST(name AS BINARY) = CAST(VALUES(name) AS BINARY), "
+            "first_seen, VALUES(first_seen)), "
+            "name = VALUES(name), last_seen = VALUES(last_seen)",
+        .multi_row_upserts = true,
+        .columns_query =
+            "SELECT CAST(column_name AS CHAR(255)) FROM information_schema.columns "
+            "WHERE table_schema = DATABASE() AND table_name = 'servreg_services'",
+        // READ COMMITTED takes no gap locks, so concurrent upserts from several servreg
+        // processes deadlock far less.
+        .session_setup = {"SET NAMES utf8mb4",
+                          "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED"},
+    };
+    switch (kind) {
+        case database_kind::postgresql:
+            return postgresql;
+        case database_kind::mysql:
+            return mysql;
+        case database_kind::sqlite:
+            break;
+    }
+    return sqlite;
+}
+
+// --- schema migrations -------------------------------------------------------------------------
+
+// A database from before servreg_schema may hold a servreg_services table of another shape (the
+// original registry's). Its rows are only liveness pings that come back within seconds, so it is
+// kept aside under another name rather than converted.
+void set_aside_foreign_table(soci::session& sql, const dialect& d) {
+    std::vector<std::string> columns(64);
+    sql << d.columns_query, soci::into(columns);
+    if (columns.empty()) return;
+    for (auto& c : columns) {
+        std::ranges::transform(c, c.begin(), [](unsigned char ch) { return std::tolower(ch); });
+    }
+    const bool ours = std::ranges::all_of(
+        std::array<std::string_view, 5>{"name", "host", "port", "first_seen", "last_seen"},
+        [&](std::string_view want) { return std::ranges::find(columns, want) != columns.end(); });
+    if (ours) return;
+    spdlog::warn(
+        "storage: servreg_services has an unknown layout; renaming it servreg_services_v0");
+    sql << "ALTER TABLE servreg_services RENAME TO servreg_services_v0";
+}
+
+void migrate_to_1(soci::session& sql, const dialect& d) {
+    set_aside_foreign_table(sql, d);
+    const std::string text(d.text_type);
+    std::string create = "CREATE TABLE IF NOT EXISTS servreg_services (name " + text +
+                         " NOT NULL, host " + text +
+                         " NOT NULL, port INTEGER NOT NULL, first_seen BIGINT NOT NULL, "
+                         "last_seen BIGINT NOT NULL, PRIMARY KEY (host, port)";
+    if (d.index_in_create_table) create += ", INDEX servreg_services_name (name)";
+    create += ")";
+    create += d.table_options;
+    sql << create;
+    if (!d.index_in_create_table) {
+        sql << "CREATE INDEX IF NOT EXISTS servreg_services_name ON servreg_services (name)";
+    }
+}
+
+struct migration {
+    int version;  // the schema version after it ran
+    void (*run)(soci::session&, const dialect&);
+};
+
+// Applied in order from the database's version. Each must be idempotent: MySQL commits DDL at
+// once, so a crash can leave a migration done but not yet recorded.
+constexpr std::array migrations{migration{1, &migrate_to_1}};
+static_assert(migrations.back().version == schema_version);
+
+// --- error classification ----------------------------------------------------------------------
+
+std::string lowercase(std::string_view s) {
+    std::string out(s);
+    std::ranges::transform(out, out.begin(), [](unsigned char c) { return std::tolower(c); });
+    return out;
+}
+
+bool has(std::string_view haystack, std::initializer_list<std::string_view> needles) {
+    return std::ranges::any_of(
+        needles, [&](std::string_view n) { return haystack.find(n) != std::string_view::npos; });
+}
+
+// The driver's message in lowercase, without SOCI's context (the SQL text and bound values).
+std::string message_of(const std::exception& e) {
+    const auto* s = dynamic_cast<const soci::soci_error*>(&e);
+    return lowercase(s != nullptr ? s->get_error_message() : e.what());
+}
+
+std::string sqlite_reason(int code) {
+    switch (code & 0xff) {
+        case SQLITE_BUSY:
+        case SQLITE_LOCKED:
+            return "database is locked";
+        case SQLITE_FULL:
+            return "disk is full";
+        case SQLITE_READONLY:
+            return "database is read-only";
+        case SQLITE_IOERR:
+            return "disk I/O error";
+        case SQLITE_CORRUPT:
+            return "database file is corrupt";
+        case SQLITE_NOTADB:
+            return "file is not a database";
+        case SQLITE_CANTOPEN:
+            return "cannot open the database file";
+        case SQLITE_PERM:
+        case SQLITE_AUTH:
+            return "permission denied";
+        case SQLITE_NOMEM:
+            return "out of memory";
+        case SQLITE_CONSTRAINT:
+            return "the database refused the write (constraint)";
+        default:
+            return {};
+    }
+}
+
+// Conditions every backend reports in its own words. `msg` is lowercase.
+std::string common_reason(std::string_view msg, std::string_view display) {
+    if (has(msg, {"deadlock"})) return "deadlock in the database";
+    if (has(msg, {"could not serialize"})) return "conflict with a concurrent write";
+    if (has(msg, {"no space left", "disk full", "disk is full", " is full"})) return "disk is full";
+    if (has(msg, {"read-only", "read only", "readonly"})) return "database is read-only";
+    if (has(msg, {"lock wait timeout", "database is locked", "lock timeout"})) {
+        return "database is locked";
+    }
+    if (has(msg, {"too many connections", "too many clients"})) {
+        return "too many connections to " + std::string(display);
+    }
+    if (has(msg, {"password authentication failed", "access denied for user"})) {
+        return "authentication failed for " + std::string(display);
+    }
+    if (has(msg, {"permission denied", "command denied"})) {
+        return "permission denied on " + std::string(display);
+    }
+    return {};
+}
+
+// What goes wrong only while connecting. `msg` is lowercase.
+std::string connect_reason(std::string_view msg) {
+    if (has(msg, {"connection refused"})) return "connection refused";
+    if (has(msg,
+            {"could not translate host name", "unknown mysql server host", "unknown server host",
+             "name or service not known", "temporary failure in name resolution"})) {
+        return "unknown host";
+    }
+    if (has(msg, {"timeout expired", "timed out"})) return "connection timed out";
+    if (has(msg, {"unknown database"}) ||
+        (has(msg, {"database \""}) && has(msg, {"does not exist"}))) {
+        return "database does not exist";
+    }
+    if (has(msg, {"role \""}) && has(msg, {"does not exist"})) return "unknown user";
+    if (has(msg, {"shared library", "failed to open"})) {
+        return "the SOCI backend library for this database is not installed";
+    }
+    if (has(msg, {"no such file or directory"})) return "server socket not found";
+    return {};
+}
+
+// Errors worth trying again at once: another process holds a lock, or won a race.
+bool is_transient(const std::exception& e) {
+    if (const auto* s = dynamic_cast<const soci::sqlite3_soci_error*>(&e)) {
+        const int code = s->result() & 0xff;
+        return code == SQLITE_BUSY || code == SQLITE_LOCKED;
+    }
+    return has(message_of(e), {"deadlock", "could not serialize"});
+}
+
+// Startup races between processes creating the same schema.
+bool is_schema_race(const std::exception& e) {
+    if (is_transient(e)) return true;
+    if (const auto* s = dynamic_cast<const soci::soci_error*>(&e);
+        s != nullptr && s->get_error_category() == soci::soci_error::constraint_violation) {
+        return true;
+    }
+    return has(message_of(e), {"duplicate", "already exists", "unique"});
+}
+
+// Password values of a SOCI connect string, so that no log line ever carries them.
+std::vector<std::string> secrets_of(std::string_view connect_string) {
+    std::vector<std::string> secrets;
+    for (std::string_view key : {"password", "pass"}) {
+        if (auto value = connect_string_value(connect_string, key)) {
+            secrets.push_back(std::move(*value));
+        }
+    }
+    return secrets;
+}
+
+std::string redact(std::string text, const std::vector<std::string>& secrets) {
+    for (const auto& secret : secrets) {
+        for (std::size_t at = text.find(secret); at != std::string::npos;
+             at = text.find(secret, at + 3)) {
+            text.replace(at, secret.size(), "***");
+        }
+    }
+    return text;
+}
+
+// --- the store ---------------------------------------------------------------------------------
+
+class soci_store final : public store {
+public:
+    soci_store(const config::database_target& target, const store_options& options);
+
+    std::vector<instance_row> load_all() override;
+    void apply(std::span<const write_op> ops, std::vector<bool>& existed) override;
+    std::size_t prune(std::int64_t cutoff_ms) override;
+    void probe() override;
+
+private:
+    // Statements prepared once per connection, with the variables they are bound to.
+    struct statements {
+        // Upserts waiting for execution, in order: bound to the bulk statement.
+        std::vector<std::string> names;
+        std::vector<std::string> hosts;
+        std::vector<int> ports;
+        std::vector<long long> first_seen;
+        std::vector<long long> last_seen;
+        // Bound to the multi-row statements, whose row i uses element i.
+        static constexpr std::array<std::size_t, 3> row_counts{64, 8, 1};  // largest first
+        std::array<std::string, row_counts[0]> row_names;
+        std::array<std::string, row_counts[0]> row_hosts;
+        std::array<int, row_counts[0]> row_ports{};
+        std::array<long long, row_counts[0]> row_first_seen{};
+        std::array<long long, row_counts[0]> row_last_seen{};
+        std::string remove_host;
+        int remove_port = 0;
+        std::optional<soci::statement> bulk_upsert;
+        std::vector<soci::statement> multi_upserts;  // one per row_counts entry
+        soci::statement remove;
+
+        statements(soci::session& sql, const dialect& d, bool multi_row);
+        bool pending_for(const write_op& op) const;
+        void execute_upserts();
+        void discard_upserts();
+    };
+
+    // One write to execute: the op, and the first_seen it carries when it inserts or moves.
+    struct step {
+        std::size_t index;
+        std::int64_t first_seen_ms;
+    };
+
+    void open_session();
+    void prepare_schema();
+    void configure_session();
+    void ensure_schema();
+    void begin();
+    void commit();
+    void rollback_quietly() noexcept;
+    void reconnect_if_broken();
+    void plan(std::span<const write_op> ops);
+    void execute_plan(std::span<const write_op> ops, std::vector<bool>& existed);
+    template <typename F>
+    auto guarded(std::string_view operation, F&& body) -> decltype(body());
+
+    config::database_target target_;
+    const dialect& dialect_;
+    bool multi_row_;
+    std::vector<std::string> secrets_;
+    soci::session sql_;
+    std::unique_ptr<statements> statements_;  // after sql_: destroyed before the session
+    bool broken_ = false;
+    bool in_transaction_ = false;
+    bool committing_ = false;
+    std::vector<std::size_t> order_;
+    std::vector<step> steps_;
+};
+
+std::string upsert_sql(const dialect& d, std::size_t rows) {
+    std::string sql =
+        "INSERT INTO servreg_services (name, host, port, first_seen, last_seen) VALUES ";
+    for (std::size_t i = 0; i < rows; ++i) {
+        const std::string n = std::to_string(i);
+        if (i > 0) sql += ", ";
+        sql += "(:name" + n + ", :host" + n + ", :port" + n + ", :first_seen" + n + ", :last_seen" +
+               n + ")";
+    }
+    sql += d.upsert_conflict;
+    return sql;
+}
+
+soci_store::statements::statements(soci::session& sql, const dialect& d, bool multi_row)
+    : remove((sql.prepare << "DELETE FROM servreg_services WHERE host = :host AND port = :port",
+              soci::use(remove_host), soci::use(remove_port))) {
+    if (!multi_row) {
+        bulk_upsert.emplace((sql.prepare << upsert_sql(d, 1), soci::use(names), soci::use(hosts),
+                             soci::use(ports), soci::use(first_seen), soci::use(last_seen)));
+        return;
+    }
+    for (std::size_t rows : row_counts) {
+        soci::statement& st = multi_upserts.emplace_back(sql);
+        for (std::size_t i = 0; i < rows; ++i) {
+            st.exchange(soci::use(row_names[i]));
+            st.exchange(soci::use(row_hosts[i]));
+            st.exchange(soci::use(row_ports[i]));
+            st.exchange(soci::use(row_first_seen[i]));
+            st.exchange(soci::use(row_last_seen[i]));
+        }
+        st.alloc();
+        st.prepare(upsert_sql(d, rows));
+        st.define_and_bind();
+    }
+}
+
+// Whether an upsert of the op's endpoint is waiting. Pending upserts are in endpoint order, so
+// only the last one can match.
+bool soci_store::statements::pending_for(const write_op& op) const {
+    return !names.empty() && ports.back() == op.port && hosts.back() == op.host;
+}
+
+void soci_store::statements::execute_upserts() {
+    if (names.empty()) return;  // SOCI refuses empty vectors
+    if (bulk_upsert) {
+        bulk_upsert->execute(true);
+    } else {
+        // Greedy: as many rows per statement as fit, so a batch of n takes about n/64 trips.
+        std::size_t done = 0;
+        for (std::size_t k = 0; k < row_counts.size(); ++k) {
+            while (names.size() - done >= row_counts[k]) {
+                for (std::size_t i = 0; i < row_counts[k]; ++i, ++done) {
+                    row_names[i] = std::move(names[done]);
+                    row_hosts[i] = std::move(hosts[done]);
+                    row_ports[i] = ports[done];
+                    row_first_seen[i] = first_seen[done];
+                    row_last_seen[i] = last_seen[done];
+                }
+                multi_upserts[k].execute(true);
+            }
+        }
+    }
+    discard_upserts();
+}
+
+void soci_store::statements::discard_upserts() {
+    names.clear();
+    hosts.clear();
+    ports.clear();
+    first_seen.clear();
+    last_seen.clear();
+}
+
+soci_store::soci_store(const config::database_target& target, const store_options& options)
+    : target_(target),
+      dialect_(dialect_for(target.kind)),
+      multi_row_(options.multi_row_upserts.value_or(dialect_.multi_row_upserts)),
+      secrets_(secrets_of(target.connect_string)) {
+    secrets_.insert(secrets_.end(), target.secrets.begin(), target.secrets.end());
+    std::erase_if(secrets_, [](const std::string& secret) { return secret.empty(); });
+    open_session();
+    prepare_schema();
+    try {
+        statements_ = std::make_unique<statements>(sql_, dialect_, multi_row_);
+    } catch (const std::exception& e) {
+        spdlog::warn("storage: preparing statements on {} failed: {}", target_.display,
+                     redact(e.what(), secrets_));
+        throw storage_error(
+            client_reason(e, target_.kind, target_.display, true, error_phase::connect));
+    }
+}
+
+void soci_store::open_session() {
+    try {
+        // SQLite is linked in; the other backends are loaded by name, so that servreg builds
+        // without their client libraries.
+        if (target_.kind == database_kind::sqlite) {
+            sql_.open(soci::sqlite3, target_.connect_string);
+        } else {
+            sql_.open(target_.backend, target_.connect_string);
+        }
+    } catch (const std::exception& e) {
+        spdlog::warn("storage: cannot open {}: {}", target_.display, redact(e.what(), secrets_));
+        throw storage_error(
+            client_reason(e, target_.kind, target_.display, false, error_phase::connect));
+    }
+}
+
+// Two processes may open an empty database at the same moment: the loser of a race retries.
+void soci_store::prepare_schema() {
+    for (int attempt = 1;; ++attempt) {
+        try {
+            configure_session();
+            ensure_schema();
+            return;
+        } catch (const storage_error&) {
+            rollback_quietly();
+            throw;
+        } catch (const std::exception& e) {
+            rollback_quietly();
+            const bool retry = attempt < 5 && is_schema_race(e);
+            spdlog::log(retry ? spdlog::level::debug : spdlog::level::warn,
+                        "storage: preparing the schema of {} failed: {}", target_.display,
+                        redact(e.what(), secrets_));
+            if (!retry) {
+                throw storage_error(
+                    client_reason(e, target_.kind, target_.display, true, error_phase::connect));
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(50 * attempt));
+        }
+    }
+}
+
+void soci_store::configure_session() {
+    if (dialect_.kind == database_kind::sqlite) {
+        std::string mode;
+        try {
+            sql_ << "PRAGMA journal_mode=WAL", soci::into(mode);
+        } catch (const soci::sqlite3_soci_error& e) {
+            // A read-only file keeps its mode; writes will fail with a clear reason anyway.
+            if ((e.result() & 0xff) != SQLITE_READONLY) throw;
+            mode = "unchanged (read-only)";
+        }
+        // An in-memory database reports "memory": it has no journal to keep.
+        if (mode != "wal" && mode != "memory") {
+            spdlog::warn("storage: {} is in journal mode {}, not WAL", target_.display, mode);
+        }
+        // WAL with synchronous=NORMAL: a commit survives the process being killed; only a power
+        // loss or OS crash can lose the last commits before a checkpoint. SOCI has already
+        // applied a level the connect string names.
+        if (!connect_string_value(target_.connect_string, "synchronous")) {
+            sql_ << "PRAGMA synchronous=NORMAL";
+        }
+    }
+    for (std::string_view statement : dialect_.session_setup) sql_ << statement;
+}
+
+void soci_store::ensure_schema() {
+    sql_ << "CREATE TABLE IF NOT EXISTS servreg_schema (version INTEGER NOT NULL PRIMARY KEY)";
+
+    // Serialise migrating processes: SQLite by BEGIN IMMEDIATE, PostgreSQL by a table lock held
+    // until commit, MySQL (whose DDL commits at once) by a named lock held by the session.
+    const bool mysql = dialect_.kind == database_kind::mysql;
+    if (mysql) {
+        int got = 0;
+        soci::indicator ind = soci::i_null;
+        sql_ << "SELECT GET_LOCK('servreg_schema', 30)", soci::into(got, ind);
+        if (ind != soci::i_ok || got != 1) throw soci::soci_error("schema lock timeout expired");
+    }
+    struct release_lock {
+        soci::session& sql;
+        bool held;
+        ~release_lock() {
+            if (!held) return;
+            try {
+                int released = 0;
+                soci::indicator ind = soci::i_null;
+                sql << "SELECT RELEASE_LOCK('servreg_schema')", soci::into(released, ind);
+            } catch (const std::exception&) {
+                // the lock goes with the session anyway
+            }
+        }
+    } lock{sql_, mysql};
+
+    begin();
+    if (dialect_.kind == database_kind::postgresql) {
+        sql_ << "LOCK TABLE servreg_schema IN EXCLUSIVE MODE";
+    }
+    std::vector<int> rows(8);
+    sql_ << "SELECT version FROM servreg_schema", soci::into(rows);
+    const int current = rows.empty() ? 0 : std::ranges::max(rows);
+    if (current > schema_version) {
+        throw storage_error("cannot open " + target_.display + ": its schema version " +
+                            std::to_string(current) + " is newer than this servreg knows (" +
+                            std::to_string(schema_version) + "); upgrade servreg");
+    }
+    if (current == schema_version && rows.size() == 1) {
+        commit();
+        return;
+    }
+    for (const auto& m : migrations) {
+        if (m.version <= current) continue;
+        spdlog::info("storage: upgrading the schema of {} to version {}", target_.display,
+                     m.version);
+        m.run(sql_, dialect_);
+    }
+    // Rewritten whole so that the table holds exactly one row. A concurrent creator that got
+    // past the locks above makes this INSERT fail on the key; the retry reads its row.
+    sql_ << "DELETE FROM servreg_schema";
+    int version = schema_version;
+    sql_ << "INSERT INTO servreg_schema (version) VALUES (:version)", soci::use(version);
+    commit();
+}
+
+void soci_store::begin() {
+    in_transaction_ = true;
+    committing_ = false;
+    // IMMEDIATE takes the write lock now, under the busy timeout. A deferred transaction would
+    // upgrade its lock at the first write and could fail at once when another process wrote.
+    if (dialect_.kind == database_kind::sqlite) {
+        sql_ << "BEGIN IMMEDIATE";
+    } else {
+        sql_.begin();
+    }
+}
+
+void soci_store::commit() {
+    committing_ = true;
+    sql_.commit();
+    in_transaction_ = false;
+}
+
+void soci_store::rollback_quietly() noexcept {
+    if (!in_transaction_) return;
+    in_transaction_ = false;
+    try {
+        sql_.rollback();
+    } catch (const std::exception&) {
+        // the transaction died with the connection, or never started
+    }
+}
+
+void soci_store::reconnect_if_broken() {
+    if (!broken_) return;
+    statements_.reset();  // they belong to the old connection
+    try {
+        sql_.reconnect();
+        configure_session();
+        statements_ = std::make_unique<statements>(sql_, dialect_, multi_row_);
+    } catch (const std::exception& e) {
+        statements_.reset();
+        spdlog::warn("storage: reconnecting to {} failed: {}", target_.display,
+                     redact(e.what(), secrets_));
+        throw storage_error("connection to " + target_.display + " lost");
+    }
+    broken_ = false;
+    spdlog::info("storage: reconnected to {}", target_.display);
+}
+
+// Runs `body` (one transaction at most), turning every failure into a storage_error. A body that
+// lost its connection before committing, or lost a deadlock, is run again: nothing of it stayed.
+template <typename F>
+auto soci_store::guarded(std::string_view operation, F&& body) -> decltype(body()) {
+    for (int attempt = 1;; ++attempt) {
+        reconnect_if_broken();
+        committing_ = false;
+        try {
+            return body();
+        } catch (const storage_error&) {
+            rollback_quietly();
+            throw;
+        } catch (const std::exception& e) {
+            rollback_quietly();
+            // SQLite has no connection to lose; asking the others costs a round trip, and
+            // only on failure.
+            const bool connected = dialect_.kind == database_kind::sqlite || sql_.is_connected();
+            if (!connected) broken_ = true;
+            spdlog::warn("storage: {} on {} failed: {}", operation, target_.display,
+                         redact(e.what(), secrets_));
+            const bool lost_before_commit = !connected && !committing_ && attempt == 1;
+            const bool lost_a_race =
+                dialect_.kind != database_kind::sqlite && attempt < 4 && is_transient(e);
+            if (lost_before_commit || lost_a_race) continue;
+            throw storage_error(
+                client_reason(e, target_.kind, target_.display, connected, error_phase::use));
+        }
+    }
+}
+
+std::vector<instance_row> soci_store::load_all() {
+    return guarded("loading the registry", [&] {
+        // Fetched in chunks into column vectors: a row at a time would be ten times slower.
+        constexpr std::size_t chunk = 10'000;
+        std::vector<std::string> names(chunk);
+        std::vector<std::string> hosts(chunk);
+        std::vector<int> ports(chunk);
+        std::vector<long long> first_seen(chunk);
+        std::vector<long long> last_seen(chunk);
+        soci::statement st =
+            (sql_.prepare << "SELECT name, host, port, first_seen, last_seen FROM servreg_services",
+             soci::into(names), soci::into(hosts), soci::into(ports), soci::into(first_seen),
+             soci::into(last_seen));
+        // Sized once: growing 100,000 rows by doubling costs more than counting them.
+        long long count = 0;
+        sql_ << "SELECT COUNT(*) FROM servreg_services", soci::into(count);
+        std::vector<instance_row> rows;
+        rows.reserve(static_cast<std::size_t>(count));
+        st.execute();
+        while (st.fetch()) {
+            for (std::size_t i = 0; i < names.size(); ++i) {
+                rows.push_back({.name = std::move(names[i]),
+                                .host = std::move(hosts[i]),
+                                .port = static_cast<std::uint16_t>(ports[i]),
+                                .first_seen_ms = first_seen[i],
+                                .last_seen_ms = last_seen[i]});
+            }
+            names.resize(chunk);
+            hosts.resize(chunk);
+            ports.resize(chunk);
+            first_seen.resize(chunk);
+            last_seen.resize(chunk);
+        }
+        return rows;
+    });
+}
+
+// Orders the ops by endpoint (stable, so each endpoint keeps its own order), which gives every
+// servreg process sharing a database the same lock order. A ping followed by a ping of the same
+// name for the same endpoint is left out; the one that stays carries the first one's time as
+// first_seen, so the result is that of running every op in turn.
+void soci_store::plan(std::span<const write_op> ops) {
+    order_.resize(ops.size());
+    std::iota(order_.begin(), order_.end(), std::size_t{0});
+    std::ranges::stable_sort(order_, [&](std::size_t a, std::size_t b) {
+        return std::tie(ops[a].port, ops[a].host) < std::tie(ops[b].port, ops[b].host);
+    });
+    steps_.clear();
+    std::optional<std::int64_t> run_start;
+    for (std::size_t k = 0; k < order_.size(); ++k) {
+        const write_op& op = ops[order_[k]];
+        if (op.kind == write_op::kind_t::unregister) {
+            steps_.push_back({order_[k], 0});
+            continue;
+        }
+        if (!run_start) run_start = op.now_ms;
+        if (k + 1 < order_.size()) {
+            const write_op& next = ops[order_[k + 1]];
+            if (next.kind == write_op::kind_t::ping && next.port == op.port &&
+                next.host == op.host && next.name == op.name) {
+                continue;
+            }
+        }
+        steps_.push_back({order_[k], *run_start});
+        run_start.reset();
+    }
+}
+
+void soci_store::execute_plan(std::span<const write_op> ops, std::vector<bool>& existed) {
+    statements& s = *statements_;
+    for (const step& st : steps_) {
+        const write_op& op = ops[st.index];
+        if (op.kind == write_op::kind_t::ping) {
+            // One statement may not upsert a row twice (PostgreSQL refuses it).
+            if (s.pending_for(op)) s.execute_upserts();
+            s.names.push_back(op.name);
+            s.hosts.push_back(op.host);
+            s.ports.push_back(op.port);
+            s.first_seen.push_back(st.first_seen_ms);
+            s.last_seen.push_back(op.now_ms);
+            continue;
+        }
+        // Only an upsert of the same endpoint must go first; the others may wait to fill
+        // a multi-row statement.
+        if (s.pending_for(op)) s.execute_upserts();
+        s.remove_host = op.host;
+        s.remove_port = op.port;
+        s.remove.execute(true);
+        existed[st.index] = s.remove.get_affected_rows() > 0;
+    }
+    s.execute_upserts();
+}
+
+void soci_store::apply(std::span<const write_op> ops, std::vector<bool>& existed) {
+    existed.assign(ops.size(), false);
+    if (ops.empty()) return;
+    plan(ops);
+    guarded("writing", [&] {
+        existed.assign(ops.size(), false);
+        statements_->discard_upserts();  // a failed attempt may have left some
+        begin();
+        execute_plan(ops, existed);
+        commit();
+    });
+}
+
+std::size_t soci_store::prune(std::int64_t cutoff_ms) {
+    return guarded("pruning", [&] {
+        long long cutoff = cutoff_ms;
+        soci::statement st =
+            (sql_.prepare << "DELETE FROM servreg_services WHERE last_seen < :cutoff",
+             soci::use(cutoff));
+        st.execute(true);
+        return static_cast<std::size_t>(st.get_affected_rows());
+    });
+}
+
+void soci_store::probe() {
+    // A read of the schema table rather than SELECT 1: it also proves an SQLite file readable.
+    guarded("probing", [&] {
+        int version = 0;
+        sql_ << "SELECT version FROM servreg_schema", soci::into(version);
+    });
+}
+
+}  // namespace
+
+// SOCI's grammar: whitespace-separated key=value, a value in quotes may hold spaces. libpq also
+// takes single quotes and backslash escapes.
+std::optional<std::string> connect_string_value(std::string_view connect_string,
+                                                std::string_view key) {
+    std::optional<std::string> found;
+    std::size_t i = 0;
+    const auto at_space = [&] {
+        return i < connect_string.size() &&
+               std::isspace(static_cast<unsigned char>(connect_string[i]));
+    };
+    while (i < connect_string.size()) {
+        while (at_space()) ++i;
+        const std::size_t key_start = i;
+        while (i < connect_string.size() && connect_string[i] != '=' && !at_space()) ++i;
+        const std::string_view this_key = connect_string.substr(key_start, i - key_start);
+        std::string value;
+        if (i < connect_string.size() && connect_string[i] == '=') {
+            ++i;
+            if (i < connect_string.size() &&
+                (connect_string[i] == '\'' || connect_string[i] == '"')) {
+                const char quote = connect_string[i++];
+                for (; i < connect_string.size() && connect_string[i] != quote; ++i) {
+                    if (connect_string[i] == '\\' && i + 1 < connect_string.size()) ++i;
+                    value += connect_string[i];
+                }
+                ++i;  // the closing quote
+            } else {
+                while (i < connect_string.size() && !at_space()) value += connect_string[i++];
+            }
+        }
+        if (!this_key.empty() && this_key == key) found = std::move(value);  // the last one wins
+    }
+    return found;
+}
+
+std::string client_reason(const std::exception& e, config::database_kind kind,
+                          std::string_view display, bool connected, error_phase phase) {
+    std::string reason;
+    if (const auto* s = dynamic_cast<const soci::sqlite3_soci_error*>(&e)) {
+        reason = sqlite_reason(s->result());
+    }
+    const auto* soci_e = dynamic_cast<const soci::soci_error*>(&e);
+    const std::string message = message_of(e);
+    const auto category =
+        soci_e != nullptr ? soci_e->get_error_category() : soci::soci_error::unknown;
+    if (reason.empty()) reason = common_reason(message, display);
+    if (phase == error_phase::connect) {
+        if (reason.empty() && kind != database_kind::sqlite) reason = connect_reason(message);
+        if (reason.empty()) {
+            reason = !connected || category == soci::soci_error::connection_error
+                         ? "cannot connect"
+                         : "database error";
+        }
+        return "cannot open " + std::string(display) + ": " + reason;
+    }
+    if (!reason.empty()) return reason;
+    if (!connected || category == soci::soci_error::connection_error) {
+        return "connection to " + std::string(display) + " lost";
+    }
+    return "database error on " + std::string(display);
+}
+
+std::unique_ptr<store> open_store(const config::database_target& target,
+                                  const store_options& options) {
+    return std::make_unique<soci_store>(target, options);
+}
+
+std::unique_ptr<store> open_store(const config::database_target& target) {
+    return open_store(target, {});
+}
+
+}  // namespace servreg::storage

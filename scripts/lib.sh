@@ -1,0 +1,37 @@
+# Shared by the scripts: package installation and the build, both idempotent.
+# shellcheck shell=bash
+
+SERVREG_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+
+# Packages needed to build servreg.
+SERVREG_BUILD_PACKAGES=(
+    build-essential cmake ninja-build ccache pkg-config
+    libboost-dev libboost-system-dev nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev
+    libsoci-dev libsqlite3-dev libgtest-dev
+)
+
+# Installs the Debian packages given that are missing (as root, or through sudo).
+ensure_packages() {
+    local missing=()
+    local pkg
+    for pkg in "$@"; do
+        if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
+            missing+=("$pkg")
+        fi
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    echo "==> installing Debian packages: ${missing[*]}"
+    local sudo=()
+    [ "$(id -u)" -eq 0 ] || sudo=(sudo)
+    export DEBIAN_FRONTEND=noninteractive
+    "${sudo[@]}" apt-get update -qq
+    "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# Configures and builds into $1 with build type $2 (extra CMake arguments follow).
+build_servreg() {
+    local dir="$1" type="$2"
+    shift 2
+    cmake -S "$SERVREG_ROOT" -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE="$type" "$@" >/dev/null
+    cmake --build "$dir" -j "$(nproc)"
+}

@@ -1,0 +1,57 @@
+// The method table behind the dispatcher: parameter binding, validation and the calls into
+// the registry, each producing its result as serialized JSON.
+#pragma once
+
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "servreg/jsonrpc/dispatcher.h"
+
+namespace servreg::jsonrpc::detail {
+
+// A call's result (serialized JSON text) or its error.
+struct outcome {
+    int code = 0;             // 0: success
+    std::string result_json;  // when code == 0
+    std::string message;      // when code != 0
+    nlohmann::json data;      // when code != 0; null for none
+
+    static outcome success(std::string json_text) { return {0, std::move(json_text), {}, nullptr}; }
+    static outcome failure(int code, std::string message, nlohmann::json data = nullptr) {
+        return {code, {}, std::move(message), std::move(data)};
+    }
+};
+
+using outcome_fn = std::function<void(outcome)>;
+
+struct method_env {
+    registry::service& svc;
+    const settings& config;
+};
+
+struct call_info {
+    const nlohmann::json* params = nullptr;  // null when the request had none
+    bool write_allowed = true;
+};
+
+struct method_entry {
+    std::string_view name;
+    std::string_view description;
+    bool writes;  // goes through the database; a later read in the same batch waits for it
+    void (*invoke)(const method_env&, const call_info&, const outcome_fn&);
+};
+
+// Every method servreg answers, in a stable order.
+std::span<const method_entry> method_table();
+
+// The message of a JSON-RPC error code ("Invalid params").
+std::string_view error_message(int code);
+
+// Appends `s` as a JSON string literal (quotes included) to `out`.
+void append_json_string(std::string& out, std::string_view s);
+
+}  // namespace servreg::jsonrpc::detail

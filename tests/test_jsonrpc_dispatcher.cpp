@@ -1,0 +1,325 @@
+// The JSON-RPC dispatcher against a real in-memory SQLite registry: request rules, batches,
+// notifications, every error code and both reply shapes.
+#include <gtest/gtest.h>
+
+#include <future>
+#include <nlohmann/json.hpp>
+
+#include "servreg/jsonrpc/dispatcher.h"
+#include "servreg/registry/clock.h"
+#include "servreg/registry/index.h"
+#include "servreg/registry/service.h"
+#include "servreg/storage/store.h"
+#include "servreg/storage/writer.h"
+
+namespace {
+
+using nlohmann::json;
+using servreg::jsonrpc::reply;
+
+class fixed_clock final : public servreg::registry::clock {
+public:
+    std::int64_t now_ms() const noexcept override { return now; }
+    std::int64_t now = 1'700'000'000'000;
+};
+
+class Dispatcher : public ::testing::Test {
+protected:
+    void SetUp() override { start(servreg::jsonrpc::reply_style::compatible); }
+
+    void start(servreg::jsonrpc::reply_style style) {
+        dispatcher_.reset();
+        service_.reset();
+        writer_.reset();
+        index_ = std::make_unique<servreg::registry::index>();
+        auto store = servreg::storage::open_store(
+            {servreg::config::database_kind::sqlite, "sqlite3", "db=:memory:", "memory", {}});
+        writer_ = std::make_unique<servreg::storage::writer>(
+            std::move(store), servreg::storage::writer_settings{}, [this] { return clock_.now; });
+        service_ = std::make_unique<servreg::registry::service>(*index_, *writer_, clock_,
+                                                                std::chrono::seconds(60));
+        servreg::jsonrpc::settings s;
+        s.style = style;
+        s.host = "127.0.0.1";
+        s.port = 5000;
+        s.max_parallel_blocking_tasks = 2;
+        dispatcher_ = std::make_unique<servreg::jsonrpc::dispatcher>(*service_, s);
+    }
+
+    reply call(std::string_view body, bool write_allowed = true) {
+        std::promise<reply> done;
+        auto future = done.get_future();
+        dispatcher_->handle(body, {write_allowed},
+                            [&done](reply r) { done.set_value(std::move(r)); });
+        if (future.wait_for(std::chrono::seconds(10)) != std::future_status::ready) {
+            ADD_FAILURE() << "no reply to " << body;
+            return {};
+        }
+        return future.get();
+    }
+
+    json call_json(std::string_view body, bool write_allowed = true) {
+        auto r = call(body, write_allowed);
+        EXPECT_TRUE(r.has_body) << "request: " << body;
+        return json::parse(r.body);
+    }
+
+    // The error code of a single reply, 0 when it succeeded.
+    int code_of(std::string_view body) {
+        auto r = call_json(body);
+        if (r.contains("error") && !r["error"].is_null()) return r["error"]["code"].get<int>();
+        return 0;
+    }
+
+    fixed_clock clock_;
+    std::unique_ptr<servreg::registry::index> index_;
+    std::unique_ptr<servreg::storage::writer> writer_;
+    std::unique_ptr<servreg::registry::service> service_;
+    std::unique_ptr<servreg::jsonrpc::dispatcher> dispatcher_;
+};
+
+constexpr std::string_view ping_body =
+    R"({"jsonrpc":"2.0","method":"ping","params":{"name":"billing.api","host":"10.0.0.5","port":8001},"id":1})";
+
+TEST_F(Dispatcher, PingReplyCarriesResultAndNullErrorByDefault) {
+    auto r = call(ping_body);
+    EXPECT_EQ(r.body, R"({"jsonrpc":"2.0","result":true,"error":null,"id":1})")
+        << "request: " << ping_body;
+    EXPECT_EQ(r.label, "ping");
+}
+
+TEST_F(Dispatcher, StrictModeCarriesOnlyTheUsedMember) {
+    start(servreg::jsonrpc::reply_style::strict);
+    auto ok = call(ping_body);
+    EXPECT_EQ(ok.body, R"({"jsonrpc":"2.0","result":true,"id":1})");
+    auto err = json::parse(call(R"({"jsonrpc":"2.0","method":"nope","id":2})").body);
+    EXPECT_FALSE(err.contains("result")) << err;
+    EXPECT_EQ(err["error"]["code"], -32601) << err;
+}
+
+TEST_F(Dispatcher, CompatibleErrorReplyHasNullResult) {
+    auto r = call_json(R"({"jsonrpc":"2.0","method":"nope","id":8})");
+    ASSERT_TRUE(r.contains("result")) << r;
+    EXPECT_TRUE(r["result"].is_null()) << r;
+    EXPECT_EQ(r["error"]["code"], -32601) << r;
+    EXPECT_EQ(r["error"]["message"], "Method not found") << r;
+    EXPECT_EQ(r["id"], 8) << r;
+}
+
+TEST_F(Dispatcher, PingThenLocateByPositionAndByName) {
+    call(ping_body);
+    auto positional =
+        call_json(R"({"jsonrpc":"2.0","method":"locate_service","params":["billing.*"],"id":2})");
+    EXPECT_EQ(positional["result"], json::parse(R"([{"host":"10.0.0.5","port":8001}])"))
+        << positional;
+    auto named = call_json(
+        R"({"jsonrpc":"2.0","method":"locate_service","params":{"name":"billing.api"},"id":3})");
+    EXPECT_EQ(named["result"], positional["result"]) << named;
+    auto none =
+        call_json(R"({"jsonrpc":"2.0","method":"locate_service","params":["other"],"id":4})");
+    EXPECT_EQ(none["result"], json::array()) << none;
+}
+
+TEST_F(Dispatcher, IdZeroStringAndNullAreEchoed) {
+    for (std::string id : {"0", "\"abc\"", "null", "-5", "1.5"}) {
+        std::string body = R"({"jsonrpc":"2.0","method":"get_service_specs","id":)" + id + "}";
+        auto r = call_json(body);
+        EXPECT_EQ(r["id"], json::parse(id)) << "request: " << body << " reply: " << r;
+        EXPECT_EQ(r["result"]["name"], "servreg") << r;
+    }
+}
+
+TEST_F(Dispatcher, NotificationGetsNoBodyButRuns) {
+    auto r = call(R"({"jsonrpc":"2.0","method":"ping","params":["svc","h",1]})");
+    EXPECT_FALSE(r.has_body) << r.body;
+    auto located =
+        call_json(R"({"jsonrpc":"2.0","method":"locate_service","params":["svc"],"id":1})");
+    EXPECT_EQ(located["result"].size(), 1u) << located;
+}
+
+TEST_F(Dispatcher, ParseErrorIsMinus32700WithNullId) {
+    for (std::string body :
+         {"{", "not json", "{\"jsonrpc\":\"2.0\",", "\"\xff\xfe\"",
+          "{\"jsonrpc\":\"2.0\",\"method\":\"ping\",\"params\":[\"\xc3\x28\",\"h\",1],\"id\":1}"}) {
+        auto r = call_json(body);
+        EXPECT_EQ(r["error"]["code"], -32700) << "request: " << body << " reply: " << r;
+        EXPECT_TRUE(r["id"].is_null()) << r;
+        EXPECT_TRUE(r["error"]["data"].is_string()) << r;
+    }
+}
+
+TEST_F(Dispatcher, InvalidRequestsAreMinus32600) {
+    for (std::string body :
+         {R"(5)", R"("x")", R"({"jsonrpc":"1.0","method":"ping","id":1})",
+          R"({"method":"ping","id":1})", R"({"jsonrpc":"2.0","method":5,"id":1})",
+          R"({"jsonrpc":"2.0","id":1})", R"({"jsonrpc":"2.0","method":"ping","params":"x","id":1})",
+          R"({"jsonrpc":"2.0","method":"ping","id":{}})", R"([])",
+          R"({"jsonrpc":"2.0","method":"ping","id":1,"extra":2})"}) {
+        auto r = call_json(body);
+        EXPECT_EQ(r["error"]["code"], -32600) << "request: " << body << " reply: " << r;
+        EXPECT_TRUE(r["error"]["data"].is_string()) << r;
+    }
+}
+
+TEST_F(Dispatcher, DeepNestingIsRefusedWithoutParsing) {
+    std::string body = std::string(100000, '[') + std::string(100000, ']');
+    auto r = call_json(body);
+    EXPECT_EQ(r["error"]["code"], -32600) << r;
+}
+
+TEST_F(Dispatcher, InvalidParamsSayWhich) {
+    struct tc {
+        std::string params;
+        std::string data_mentions;
+    };
+    for (const auto& t : std::vector<tc>{
+             {R"({"name":"a","host":"h"})", "port"},
+             {R"({"name":"a","host":"h","port":1,"x":1})", "x"},
+             {R"(["a","h"])", "port"},
+             {R"(["a","h",1,2])", "at most 3"},
+             {R"({"name":"","host":"h","port":1})", "name"},
+             {R"({"name":"a","host":"h h","port":1})", "host"},
+             {R"({"name":"a","host":"h","port":0})", "port"},
+             {R"({"name":"a","host":"h","port":65536})", "port"},
+             {R"({"name":"a","host":"h","port":"80x"})", "port"},
+             {R"({"name":"a","host":"h","port":true})", "port"},
+             {R"({"name":"a","host":"h","port":80.5})", "port"},
+             {R"({"name":5,"host":"h","port":1})", "name"},
+             {R"({"name":"a\u0001","host":"h","port":1})", "name"},
+         }) {
+        std::string body =
+            R"({"jsonrpc":"2.0","method":"ping","params":)" + t.params + R"(,"id":1})";
+        auto r = call_json(body);
+        EXPECT_EQ(r["error"]["code"], -32602) << "request: " << body << " reply: " << r;
+        EXPECT_NE(r["error"]["data"].get<std::string>().find(t.data_mentions), std::string::npos)
+            << "request: " << body << " reply: " << r;
+    }
+}
+
+TEST_F(Dispatcher, PortAsDigitStringIsAccepted) {
+    auto r = call_json(R"({"jsonrpc":"2.0","method":"ping","params":["a","h","8080"],"id":1})");
+    EXPECT_EQ(r["result"], true) << r;
+    auto located =
+        call_json(R"({"jsonrpc":"2.0","method":"locate_service","params":["a"],"id":1})");
+    EXPECT_EQ(located["result"], json::parse(R"([{"host":"h","port":8080}])")) << located;
+}
+
+TEST_F(Dispatcher, PatternLengthIsValidated) {
+    EXPECT_EQ(code_of(R"({"jsonrpc":"2.0","method":"locate_service","params":[""],"id":1})"),
+              -32602);
+    std::string long_pattern(256, 'a');
+    EXPECT_EQ(code_of(R"({"jsonrpc":"2.0","method":"locate_service","params":[")" + long_pattern +
+                      R"("],"id":1})"),
+              -32602);
+}
+
+TEST_F(Dispatcher, WritesNeedTheTokenWhenOneIsSet) {
+    auto r = call_json(ping_body, false);
+    EXPECT_EQ(r["error"]["code"], -32001) << r;
+    auto unreg =
+        call_json(R"({"jsonrpc":"2.0","method":"unregister","params":["h",1],"id":1})", false);
+    EXPECT_EQ(unreg["error"]["code"], -32001) << unreg;
+    auto read =
+        call_json(R"({"jsonrpc":"2.0","method":"locate_service","params":["*"],"id":1})", false);
+    EXPECT_EQ(read["result"], json::array()) << "reads stay open; nothing was written: " << read;
+    auto dropped = call(R"({"jsonrpc":"2.0","method":"ping","params":["a","h",1]})", false);
+    EXPECT_FALSE(dropped.has_body);
+    EXPECT_EQ(index_->size(), 0u) << "a denied notification writes nothing";
+}
+
+TEST_F(Dispatcher, UnregisterTellsWhetherTheInstanceWasKnown) {
+    call(ping_body);
+    auto first = call_json(
+        R"({"jsonrpc":"2.0","method":"unregister","params":{"host":"10.0.0.5","port":8001},"id":1})");
+    EXPECT_EQ(first["result"], true) << first;
+    auto second =
+        call_json(R"({"jsonrpc":"2.0","method":"unregister","params":["10.0.0.5",8001],"id":1})");
+    EXPECT_EQ(second["result"], false) << second;
+}
+
+TEST_F(Dispatcher, ListServicesShowsTimesAndLiveness) {
+    call(ping_body);
+    clock_.now += 61'000;
+    auto r = call_json(R"({"jsonrpc":"2.0","method":"list_services","id":1})");
+    ASSERT_EQ(r["result"].size(), 1u) << r;
+    auto item = r["result"][0];
+    EXPECT_EQ(item["name"], "billing.api") << r;
+    EXPECT_EQ(item["alive"], false) << r;
+    EXPECT_EQ(item["first_seen"], "2023-11-14T22:13:20.000Z") << r;
+    auto filtered =
+        call_json(R"({"jsonrpc":"2.0","method":"list_services","params":["x*"],"id":1})");
+    EXPECT_EQ(filtered["result"], json::array()) << filtered;
+}
+
+TEST_F(Dispatcher, ServiceSpecsNameEveryMethod) {
+    auto r = call_json(R"({"jsonrpc":"2.0","method":"get_service_specs","id":1})");
+    EXPECT_EQ(r["result"]["name"], "servreg") << r;
+    EXPECT_EQ(r["result"]["port"], 5000) << r;
+    EXPECT_EQ(r["result"]["max_parallel_blocking_tasks"], 2) << r;
+    for (auto m : {"ping", "locate_service", "unregister", "list_services", "get_service_specs"}) {
+        EXPECT_TRUE(r["result"]["methods"].contains(m)) << m << " missing from " << r;
+    }
+    EXPECT_EQ(code_of(R"({"jsonrpc":"2.0","method":"get_service_specs","params":[1],"id":1})"),
+              -32602);
+}
+
+TEST_F(Dispatcher, BatchRepliesInOrderAndSkipsNotifications) {
+    auto r = call(R"([
+        {"jsonrpc":"2.0","method":"ping","params":["a","h",1],"id":"p"},
+        {"jsonrpc":"2.0","method":"ping","params":["b","h",2]},
+        {"jsonrpc":"2.0","method":"locate_service","params":["*"],"id":0},
+        5,
+        {"jsonrpc":"2.0","method":"nope","id":null}
+    ])");
+    EXPECT_EQ(r.label, "batch(5)");
+    auto replies = json::parse(r.body);
+    ASSERT_EQ(replies.size(), 4u) << r.body;
+    EXPECT_EQ(replies[0]["id"], "p") << r.body;
+    EXPECT_EQ(replies[0]["result"], true) << r.body;
+    EXPECT_EQ(replies[1]["id"], 0) << r.body;
+    EXPECT_EQ(replies[1]["result"].size(), 2u)
+        << "the notification in the batch ran first: " << r.body;
+    EXPECT_EQ(replies[2]["error"]["code"], -32600) << r.body;
+    EXPECT_TRUE(replies[2]["id"].is_null()) << r.body;
+    EXPECT_EQ(replies[3]["error"]["code"], -32601) << r.body;
+    EXPECT_TRUE(replies[3]["id"].is_null()) << r.body;
+}
+
+TEST_F(Dispatcher, BatchOfOnlyNotificationsHasNoBody) {
+    auto r = call(
+        R"([{"jsonrpc":"2.0","method":"ping","params":["a","h",1]},{"jsonrpc":"2.0","method":"nope"}])");
+    EXPECT_FALSE(r.has_body) << r.body;
+    EXPECT_EQ(index_->size(), 1u);
+}
+
+TEST_F(Dispatcher, OversizedBatchIsOneErrorAndRunsNothing) {
+    std::string body = "[";
+    for (int i = 0; i < 1001; ++i) {
+        if (i) body += ',';
+        body +=
+            R"({"jsonrpc":"2.0","method":"ping","params":["a","h",)" + std::to_string(i + 1) + "]}";
+    }
+    body += "]";
+    auto r = call_json(body);
+    ASSERT_TRUE(r.is_object()) << r.dump().substr(0, 200);
+    EXPECT_EQ(r["error"]["code"], -32600) << r;
+    EXPECT_TRUE(r["id"].is_null()) << r;
+    EXPECT_EQ(index_->size(), 0u) << "none of the calls may run";
+}
+
+TEST_F(Dispatcher, StorageFailureIsMinus32000AndNotApplied) {
+    writer_->stop();
+    auto r = call_json(ping_body);
+    EXPECT_EQ(r["error"]["code"], -32000) << r;
+    EXPECT_EQ(r["error"]["message"], "Storage unavailable") << r;
+    EXPECT_EQ(index_->size(), 0u);
+}
+
+TEST_F(Dispatcher, InvalidRequestBodyForWrongContentType) {
+    auto r =
+        json::parse(dispatcher_->invalid_request_body("Content-Type must be application/json"));
+    EXPECT_EQ(r["error"]["code"], -32600) << r;
+    EXPECT_TRUE(r["id"].is_null()) << r;
+}
+
+}  // namespace

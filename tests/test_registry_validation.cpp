@@ -1,0 +1,116 @@
+// Tests of the ping and locate parameter checks (SPEC section 4): lengths, control characters,
+// whitespace in hosts, and the reasons given.
+#include <gtest/gtest.h>
+
+#include <optional>
+#include <string>
+
+#include "servreg/registry/validation.h"
+
+namespace {
+
+using namespace servreg::registry;
+
+std::string show(const std::optional<std::string>& reason) {
+    return reason.value_or("<ok>");
+}
+
+TEST(Validation, NameLengthBoundaries) {
+    EXPECT_EQ(show(check_name("")), "name must be 1 to 255 characters, got 0");
+    EXPECT_EQ(check_name("a"), std::nullopt) << show(check_name("a"));
+    EXPECT_EQ(check_name(std::string(255, 'a')), std::nullopt);
+    EXPECT_EQ(show(check_name(std::string(256, 'a'))), "name must be 1 to 255 characters, got 256");
+}
+
+TEST(Validation, HostLengthBoundaries) {
+    EXPECT_EQ(show(check_host("")), "host must be 1 to 255 characters, got 0");
+    EXPECT_EQ(check_host("h"), std::nullopt) << show(check_host("h"));
+    EXPECT_EQ(check_host(std::string(255, 'h')), std::nullopt);
+    EXPECT_EQ(show(check_host(std::string(256, 'h'))), "host must be 1 to 255 characters, got 256");
+}
+
+TEST(Validation, PatternLengthBoundaries) {
+    EXPECT_EQ(show(check_pattern("")), "pattern must be 1 to 255 characters, got 0");
+    EXPECT_EQ(check_pattern("*"), std::nullopt) << show(check_pattern("*"));
+    EXPECT_EQ(check_pattern(std::string(255, '*')), std::nullopt);
+    EXPECT_EQ(show(check_pattern(std::string(256, '*'))),
+              "pattern must be 1 to 255 characters, got 256");
+}
+
+TEST(Validation, LengthsCountBytesAndSaySoForNonAscii) {
+    // 128 two-byte characters are 256 bytes: the index and the columns count bytes.
+    std::string wide;
+    for (int i = 0; i < 128; ++i) wide += "\xc3\xa9";
+    EXPECT_EQ(show(check_name(wide)), "name must be 1 to 255 bytes in UTF-8, got 256");
+    wide.resize(254);
+    EXPECT_EQ(check_name(wide), std::nullopt) << show(check_name(wide));
+}
+
+TEST(Validation, NameRefusesControlCharacters) {
+    EXPECT_EQ(show(check_name(std::string("svc\0x", 5))),
+              "name must not contain control characters (found 0x00 at offset 3)");
+    EXPECT_EQ(show(check_name("svc\n")),
+              "name must not contain control characters (found 0x0A at offset 3)");
+    EXPECT_EQ(show(check_name("\x1f")),
+              "name must not contain control characters (found 0x1F at offset 0)");
+    EXPECT_EQ(show(check_name("a\x7f")),
+              "name must not contain control characters (found 0x7F at offset 1)");
+    EXPECT_EQ(show(check_name("a\tb")),
+              "name must not contain control characters (found 0x09 at offset 1)");
+    // C1 controls are control characters too (Unicode category Cc).
+    EXPECT_EQ(show(check_name("a\xc2\x85")),
+              "name must not contain control characters (found U+0085 at offset 1)");
+}
+
+TEST(Validation, NameAllowsSpacesPunctuationAndUtf8) {
+    for (const std::string name :
+         {"svc 1", "svc.api_v2-beta%", "*?[]!", "caf\xc3\xa9", "\xe6\x9c\x8d\xe5\x8a\xa1",
+          "emoji \xf0\x9f\x9a\x80", "\xc2\xa0nbsp", "~"}) {
+        EXPECT_EQ(check_name(name), std::nullopt)
+            << "name=" << name << " -> " << show(check_name(name));
+    }
+}
+
+TEST(Validation, HostRefusesWhitespace) {
+    EXPECT_EQ(show(check_host("my host")),
+              "host must not contain whitespace or control characters (found 0x20 at offset 2)");
+    EXPECT_EQ(show(check_host(" h")),
+              "host must not contain whitespace or control characters (found 0x20 at offset 0)");
+    EXPECT_EQ(show(check_host("h\t")),
+              "host must not contain whitespace or control characters (found 0x09 at offset 1)");
+    EXPECT_EQ(show(check_host("h\r\n")),
+              "host must not contain whitespace or control characters (found 0x0D at offset 1)");
+    EXPECT_EQ(show(check_host("h\xc2\xa0x")),
+              "host must not contain whitespace or control characters (found U+00A0 at offset 1)");
+    EXPECT_EQ(show(check_host("h\xe3\x80\x80")),
+              "host must not contain whitespace or control characters (found U+3000 at offset 1)");
+}
+
+TEST(Validation, HostRefusesControlCharacters) {
+    EXPECT_EQ(show(check_host(std::string("h\0", 2))),
+              "host must not contain whitespace or control characters (found 0x00 at offset 1)");
+    EXPECT_EQ(show(check_host("h\x7f")),
+              "host must not contain whitespace or control characters (found 0x7F at offset 1)");
+    EXPECT_EQ(show(check_host("h\xc2\x9f")),
+              "host must not contain whitespace or control characters (found U+009F at offset 1)");
+}
+
+TEST(Validation, HostAllowsNamesAndAddresses) {
+    for (const std::string host :
+         {"127.0.0.1", "::1", "fe80::1%eth0", "svc-1.example.com", "[::1]", "localhost",
+          "b\xc3\xbc"
+          "cher.example"}) {
+        EXPECT_EQ(check_host(host), std::nullopt)
+            << "host=" << host << " -> " << show(check_host(host));
+    }
+}
+
+TEST(Validation, PatternAcceptsAnyCharacters) {
+    // A pattern with a character no name may hold simply matches nothing.
+    for (const std::string pattern : {"*", "svc.[!a-z]?", "a b", "x\ty", "[", "\xc3\xa9*"}) {
+        EXPECT_EQ(check_pattern(pattern), std::nullopt)
+            << "pattern=" << pattern << " -> " << show(check_pattern(pattern));
+    }
+}
+
+}  // namespace

@@ -1,0 +1,729 @@
+// Tests of the SOCI store on SQLite files and in memory: schema and its upgrades, upsert
+// semantics, batches, failures and the error messages clients see.
+#include <gtest/gtest.h>
+#include <soci/soci.h>
+#include <soci/sqlite3/soci-sqlite3.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <random>
+#include <thread>
+#include <tuple>
+
+#include "servreg/storage/soci_store.h"
+#include "servreg/storage/store.h"
+#include "utils.h"
+
+namespace servreg::storage {
+
+// Lets GoogleTest print rows in failure messages.
+inline void PrintTo(const instance_row& r, std::ostream* os) {
+    *os << "{name=\"" << r.name << "\" host=\"" << r.host << "\" port=" << r.port
+        << " first_seen=" << r.first_seen_ms << " last_seen=" << r.last_seen_ms << "}";
+}
+
+inline bool operator==(const instance_row& a, const instance_row& b) {
+    return std::tie(a.name, a.host, a.port, a.first_seen_ms, a.last_seen_ms) ==
+           std::tie(b.name, b.host, b.port, b.first_seen_ms, b.last_seen_ms);
+}
+
+}  // namespace servreg::storage
+
+namespace {
+
+using servreg::config::database_kind;
+using servreg::config::database_target;
+using servreg::storage::instance_row;
+using servreg::storage::open_store;
+using servreg::storage::storage_error;
+using servreg::storage::store;
+using servreg::storage::store_options;
+using servreg::storage::write_op;
+using servreg::test::temp_dir;
+
+database_target sqlite_file(const std::string& path, const std::string& extra = "timeout=1") {
+    return {
+        database_kind::sqlite, "sqlite3", "db=" + path + " " + extra, "sqlite file " + path, {}};
+}
+
+database_target sqlite_memory() {
+    return {database_kind::sqlite, "sqlite3", "db=:memory:", "sqlite in memory", {}};
+}
+
+// The two ways of executing upserts: SQLite's own (bulk binds) and the servers' (multi-row
+// statements), which only SQLite can exercise here.
+constexpr std::array<bool, 2> upsert_modes{false, true};
+
+std::unique_ptr<store> open_memory(bool multi_row) {
+    return open_store(sqlite_memory(), store_options{.multi_row_upserts = multi_row});
+}
+
+write_op ping(std::string name, std::string host, std::uint16_t port, std::int64_t now) {
+    return {.kind = write_op::kind_t::ping,
+            .name = std::move(name),
+            .host = std::move(host),
+            .port = port,
+            .now_ms = now};
+}
+
+write_op unregister(std::string host, std::uint16_t port) {
+    return {
+        .kind = write_op::kind_t::unregister, .name = {}, .host = std::move(host), .port = port};
+}
+
+std::vector<bool> apply_ops(store& db, const std::vector<write_op>& ops) {
+    std::vector<bool> existed;
+    db.apply(ops, existed);
+    return existed;
+}
+
+std::vector<instance_row> sorted(std::vector<instance_row> rows) {
+    std::ranges::sort(rows, [](const instance_row& a, const instance_row& b) {
+        return std::tie(a.host, a.port) < std::tie(b.host, b.port);
+    });
+    return rows;
+}
+
+std::string describe(const std::vector<write_op>& ops) {
+    std::string out;
+    for (const auto& op : ops) {
+        out += op.kind == write_op::kind_t::ping
+                   ? "ping(" + op.name + "," + op.host + ":" + std::to_string(op.port) + "@" +
+                         std::to_string(op.now_ms) + ") "
+                   : "unregister(" + op.host + ":" + std::to_string(op.port) + ") ";
+    }
+    return out;
+}
+
+// A second connection to the same file, to look at what the store wrote.
+soci::session inspect(const std::string& path) {
+    return soci::session(soci::sqlite3, "db=" + path + " timeout=5");
+}
+
+std::vector<int> version_rows(const std::string& path) {
+    auto sql = inspect(path);
+    std::vector<int> versions(16);
+    sql << "SELECT version FROM servreg_schema", soci::into(versions);
+    return versions;
+}
+
+// --- schema ------------------------------------------------------------------------------------
+
+TEST(SociStore, CreatesSchemaWithOneVersionRow) {
+    temp_dir dir;
+    const auto path = dir.file("reg.db");
+    { auto db = open_store(sqlite_file(path)); }
+
+    EXPECT_EQ(version_rows(path), std::vector<int>{servreg::storage::schema_version})
+        << "path=" << path;
+    auto sql = inspect(path);
+    std::vector<std::string> columns(16);
+    sql << "SELECT name FROM pragma_table_info('servreg_services')", soci::into(columns);
+    EXPECT_EQ(columns,
+              (std::vector<std::string>{"name", "host", "port", "first_seen", "last_seen"}));
+    int indexes = 0;
+    sql << "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND "
+           "name = 'servreg_services_name'",
+        soci::into(indexes);
+    EXPECT_EQ(indexes, 1) << "the index on name is missing";
+}
+
+TEST(SociStore, FileDatabaseIsInWalMode) {
+    temp_dir dir;
+    const auto path = dir.file("reg.db");
+    auto db = open_store(sqlite_file(path));
+    auto sql = inspect(path);
+    std::string mode;
+    sql << "PRAGMA journal_mode", soci::into(mode);
+    EXPECT_EQ(mode, "wal") << "path=" << path;
+}
+
+TEST(SociStore, PrimaryKeyIsHostAndPort) {
+    temp_dir dir;
+    const auto path = dir.file("reg.db");
+    auto db = open_store(sqlite_file(path));
+    auto sql = inspect(path);
+    sql << "INSERT INTO servreg_services VALUES ('a', 'h', 1, 1, 1)";
+    EXPECT_THROW(sql << "INSERT INTO servreg_services VALUES ('b', 'h', 1, 1, 1)",
+                 soci::soci_error);
+    EXPECT_NO_THROW(sql << "INSERT INTO servreg_services VALUES ('a', 'h', 2, 1, 1)");
+}
+
+TEST(SociStore, InMemoryDatabaseWorks) {
+    auto db = open_store(sqlite_memory());
+    apply_ops(*db, {ping("svc", "h", 80, 1000)});
+    EXPECT_EQ(db->load_all(), (std::vector<instance_row>{{"svc", "h", 80, 1000, 1000}}));
+    EXPECT_NO_THROW(db->probe());
+}
+
+TEST(SociStore, ReopenKeepsData) {
+    temp_dir dir;
+    const auto path = dir.file("reg.db");
+    {
+        auto db = open_store(sqlite_file(path));
+        apply_ops(*db, {ping("a", "h1", 1, 10), ping("b", "h2", 2, 20)});
+    }
+    auto db = open_store(sqlite_file(path));
+    EXPECT_EQ(sorted(db->load_all()),
+              (std::vector<instance_row>{{"a", "h1", 1, 10, 10}, {"b", "h2", 2, 20, 20}}));
+    EXPECT_EQ(version_rows(path), std::vector<int>{servreg::storage::schema_version});
+}
+
+TEST(SociStore, UpgradesDatabaseAtVersionZero) {
+    temp_dir dir;
+    const auto path = dir.file("reg.db");
+    {
+        auto db = open_store(sqlite_file(path));
+        apply_ops(*db, {ping("a", "h", 1, 10)});
+    }
+    inspect(path) << "UPDATE servreg_schema SET version = 0";
+    ASSERT_EQ(version_rows(path), std::vector<int>{0});
+
+    auto db = open_store(sqlite_file(path));
+    EXPECT_EQ(version_rows(path), std::vector<int>{servreg::storage::schema_version});
+    EXPECT_EQ(db->load_all(), (std::vector<instance_row>{{"a", "h", 1, 10, 10}}));
+}
+
+TEST(SociStore, UpgradesDatabaseWithoutSchemaTable) {
+    temp_dir dir;
+    const auto path = dir.file("reg.db");
+    {
+        auto db = open_store(sqlite_file(path));
+        apply_ops(*db, {ping("a", "h", 1, 10)});
+    }
+    inspect(path) << "DROP TABLE servreg_schema";
+
+    auto db = open_store(sqlite_file(path));
+    EXPECT_EQ(version_rows(path), std::vector<int>{servreg::storage::schema_version});
+    EXPECT_EQ(db->load_all(), (std::vector<instance_row>{{"a", "h", 1, 10, 10}}));
+}
+
+TEST(SociStore, SetsAsideServicesTableOfUnknownLayout) {
+    temp_dir dir;
+    const auto path = dir.file("reg.db");
+    {
+        auto sql = inspect(path);
+        sql << "CREATE TABLE servreg_services (id INTEGER PRIMARY KEY, name TEXT, url TEXT)";
+        sql << "INSERT INTO servreg_services (name, url) VALUES ('old', 'http://x/api')";
+    }
+    auto db = open_store(sqlite_file(path));
+    EXPECT_TRUE(db->load_all().empty());
+    apply_ops(*db, {ping("a", "h", 1, 10)});
+    EXPECT_EQ(db->load_all(), (std::vector<instance_row>{{"a", "h", 1, 10, 10}}));
+    int old_rows = 0;
+    inspect(path) << "SELECT COUNT(*) FROM servreg_services_v0", soci::into(old_rows);
+    EXPECT_EQ(old_rows, 1) << "the old table should be kept under another name";
+}
+
+TEST(SociStore, RefusesSchemaNewerThanItKnows) {
+    temp_dir dir;
+    const auto path = dir.file("reg.db");
+    { auto db = open_store(sqlite_file(path)); }
+    const int newer = servreg::storage::schema_version + 1;
+    inspect(path) << "UPDATE servreg_schema SET version = " << newer;
+
+    try {
+        auto db = open_store(sqlite_file(path));
+        ADD_FAILURE() << "opened a database at schema version " << newer;
+    } catch (const storage_error& e) {
+        const std::string message = e.what();
+        EXPECT_NE(message.find("newer"), std::string::npos) << "message=" << message;
+        EXPECT_NE(message.find("sqlite file " + path), std::string::npos) << "message=" << message;
+    }
+    EXPECT_EQ(version_rows(path), std::vector<int>{newer}) << "the database must be left alone";
+}
+
+TEST(SociStore, ConcurrentOpensOfEmptyDatabaseAllSucceed) {
+    temp_dir dir;
+    for (int round = 0; round < 5; ++round) {
+        const auto path = dir.file("race" + std::to_string(round) + ".db");
+        std::atomic<int> failures{0};
+        std::vector<std::thread> threads;
+        for (int t = 0; t < 4; ++t) {
+            threads.emplace_back([&] {
+                try {
+                    auto db = open_store(sqlite_file(path, "timeout=5"));
+                } catch (const std::exception& e) {
+                    std::cerr << "open failed: " << e.what() << "\n";
+                    ++failures;
+                }
+            });
+        }
+        for (auto& t : threads) t.join();
+        EXPECT_EQ(failures.load(), 0) << "round=" << round;
+        EXPECT_EQ(version_rows(path), std::vector<int>{servreg::storage::schema_version})
+            << "round=" << round;
+    }
+}
+
+TEST(SociStore, OpenNamesTheDatabaseWhenItCannot) {
+    const auto target = sqlite_file("/nonexistent-servreg-dir/reg.db");
+    try {
+        auto db = open_store(target);
+        ADD_FAILURE() << "opened " << target.connect_string;
+    } catch (const storage_error& e) {
+        const std::string message = e.what();
+        EXPECT_NE(message.find("cannot open sqlite file /nonexistent-servreg-dir/reg.db"),
+                  std::string::npos)
+            << "message=" << message;
+    }
+}
+
+TEST(SociStore, OpenRefusesFileThatIsNotADatabase) {
+    temp_dir dir;
+    const auto path = dir.file("junk.db");
+    std::ofstream(path) << std::string(4096, 'x');
+    try {
+        auto db = open_store(sqlite_file(path));
+        ADD_FAILURE() << "opened " << path;
+    } catch (const storage_error& e) {
+        EXPECT_EQ(std::string(e.what()),
+                  "cannot open sqlite file " + path + ": file is not a database");
+    }
+}
+
+// --- writes ------------------------------------------------------------------------------------
+
+TEST(SociStore, FirstPingInsertsRow) {
+    auto db = open_store(sqlite_memory());
+    apply_ops(*db, {ping("svc", "10.0.0.1", 8080, 1000)});
+    EXPECT_EQ(db->load_all(), (std::vector<instance_row>{{"svc", "10.0.0.1", 8080, 1000, 1000}}));
+}
+
+TEST(SociStore, PingOfSameNameKeepsFirstSeen) {
+    auto db = open_store(sqlite_memory());
+    apply_ops(*db, {ping("svc", "h", 1, 1000)});
+    apply_ops(*db, {ping("svc", "h", 1, 2000)});
+    EXPECT_EQ(db->load_all(), (std::vector<instance_row>{{"svc", "h", 1, 1000, 2000}}));
+}
+
+TEST(SociStore, PingUnderNewNameMovesEndpointAndRestartsFirstSeen) {
+    auto db = open_store(sqlite_memory());
+    apply_ops(*db, {ping("old", "h", 1, 1000)});
+    apply_ops(*db, {ping("new", "h", 1, 2000)});
+    EXPECT_EQ(db->load_all(), (std::vector<instance_row>{{"new", "h", 1, 2000, 2000}}));
+}
+
+TEST(SociStore, NamesDifferingInCaseOrTrailingSpaceAreDifferent) {
+    auto db = open_store(sqlite_memory());
+    apply_ops(*db, {ping("svc", "h", 1, 1000)});
+    apply_ops(*db, {ping("Svc", "h", 1, 2000)});
+    EXPECT_EQ(db->load_all(), (std::vector<instance_row>{{"Svc", "h", 1, 2000, 2000}}));
+    apply_ops(*db, {ping("Svc ", "h", 1, 3000)});
+    EXPECT_EQ(db->load_all(), (std::vector<instance_row>{{"Svc ", "h", 1, 3000, 3000}}));
+    apply_ops(*db, {ping("x", "H", 1, 4000)});
+    EXPECT_EQ(db->load_all().size(), 2u) << "hosts h and H are different endpoints";
+}
+
+TEST(SociStore, UnregisterTellsWhetherTheRowExisted) {
+    auto db = open_store(sqlite_memory());
+    apply_ops(*db, {ping("svc", "h", 1, 1000)});
+    EXPECT_EQ(apply_ops(*db, {unregister("h", 1), unregister("h", 1), unregister("h", 2)}),
+              (std::vector<bool>{true, false, false}));
+    EXPECT_TRUE(db->load_all().empty());
+}
+
+TEST(SociStore, EmptyBatchIsFine) {
+    auto db = open_store(sqlite_memory());
+    EXPECT_TRUE(apply_ops(*db, {}).empty());
+}
+
+struct batch_case {
+    std::vector<write_op> ops;
+    std::vector<instance_row> rows;  // afterwards, sorted by host and port
+    std::vector<bool> unregister_existed;
+};
+
+TEST(SociStore, BatchWithSameEndpointSeveralTimesActsAsInTurn) {
+    const std::vector<batch_case> cases{
+        {{ping("a", "h", 1, 1), ping("a", "h", 1, 2), ping("a", "h", 1, 3)},
+         {{"a", "h", 1, 1, 3}},
+         {}},
+        {{ping("a", "h", 1, 1), ping("b", "h", 1, 2), ping("a", "h", 1, 3)},
+         {{"a", "h", 1, 3, 3}},
+         {}},
+        {{ping("a", "h", 1, 1), ping("b", "h", 1, 2), ping("b", "h", 1, 3)},
+         {{"b", "h", 1, 2, 3}},
+         {}},
+        {{ping("a", "h", 1, 1), unregister("h", 1)}, {}, {true}},
+        {{unregister("h", 1), ping("a", "h", 1, 2)}, {{"a", "h", 1, 2, 2}}, {false}},
+        {{ping("a", "h", 1, 1), unregister("h", 1), ping("a", "h", 1, 3), ping("a", "h", 1, 4)},
+         {{"a", "h", 1, 3, 4}},
+         {true}},
+        {{ping("a", "h2", 1, 1), ping("b", "h1", 1, 2), ping("a", "h2", 1, 3), unregister("h1", 1),
+          unregister("h2", 1), ping("c", "h1", 1, 6)},
+         {{"c", "h1", 1, 6, 6}},
+         {true, true}},
+    };
+    for (const bool multi_row : upsert_modes) {
+        for (const auto& c : cases) {
+            auto db = open_memory(multi_row);
+            const auto existed = apply_ops(*db, c.ops);
+            std::vector<bool> unregister_existed;
+            for (std::size_t i = 0; i < c.ops.size(); ++i) {
+                if (c.ops[i].kind == write_op::kind_t::unregister) {
+                    unregister_existed.push_back(existed[i]);
+                }
+            }
+            EXPECT_EQ(sorted(db->load_all()), c.rows)
+                << "multi_row=" << multi_row << " ops=" << describe(c.ops);
+            EXPECT_EQ(unregister_existed, c.unregister_existed)
+                << "multi_row=" << multi_row << " ops=" << describe(c.ops);
+        }
+    }
+}
+
+TEST(SociStore, BatchSeesRowsOfEarlierBatches) {
+    auto db = open_store(sqlite_memory());
+    apply_ops(*db, {ping("a", "h", 1, 1)});
+    const std::vector<write_op> ops{ping("a", "h", 1, 5), ping("a", "h", 1, 6)};
+    apply_ops(*db, ops);
+    EXPECT_EQ(db->load_all(), (std::vector<instance_row>{{"a", "h", 1, 1, 6}}))
+        << "ops=" << describe(ops);
+}
+
+// Random batches compared with applying each op in turn to a map.
+// `hosts` times three endpoints: few make every batch revisit endpoints, many make long runs of
+// distinct ones (the 64-row statements).
+void check_random_batches(bool multi_row, int hosts, int max_batch, unsigned unregister_percent) {
+    auto db = open_memory(multi_row);
+    std::map<std::pair<std::string, std::uint16_t>, instance_row> model;
+    std::mt19937 rng(20240611);
+    std::int64_t now = 0;
+    for (int round = 0; round < 30; ++round) {
+        std::vector<write_op> ops;
+        const int size = std::uniform_int_distribution(1, max_batch)(rng);
+        for (int i = 0; i < size; ++i) {
+            std::string host = "h" + std::to_string(rng() % static_cast<unsigned>(hosts));
+            auto port = static_cast<std::uint16_t>(1 + rng() % 3);
+            if (rng() % 100 >= unregister_percent) {
+                ops.push_back(ping("n" + std::to_string(rng() % 3), host, port, ++now));
+            } else {
+                ops.push_back(unregister(host, port));
+            }
+        }
+        std::vector<bool> expected_existed(ops.size(), false);
+        for (std::size_t i = 0; i < ops.size(); ++i) {
+            const auto& op = ops[i];
+            const auto key = std::make_pair(op.host, op.port);
+            if (op.kind == write_op::kind_t::unregister) {
+                expected_existed[i] = model.erase(key) > 0;
+                continue;
+            }
+            auto it = model.find(key);
+            if (it == model.end()) {
+                model[key] = {op.name, op.host, op.port, op.now_ms, op.now_ms};
+            } else if (it->second.name != op.name) {
+                it->second = {op.name, op.host, op.port, op.now_ms, op.now_ms};
+            } else {
+                it->second.last_seen_ms = op.now_ms;
+            }
+        }
+        std::vector<instance_row> expected;
+        for (const auto& [key, row] : model) expected.push_back(row);
+
+        const auto existed = apply_ops(*db, ops);
+        for (std::size_t i = 0; i < ops.size(); ++i) {
+            if (ops[i].kind == write_op::kind_t::unregister) {
+                ASSERT_EQ(existed[i], expected_existed[i])
+                    << "multi_row=" << multi_row << " round=" << round << " op=" << i
+                    << " ops=" << describe(ops);
+            }
+        }
+        ASSERT_EQ(sorted(db->load_all()), sorted(expected))
+            << "multi_row=" << multi_row << " round=" << round << " ops=" << describe(ops);
+    }
+}
+
+TEST(SociStore, RandomBatchesOnFewEndpointsMatchOneOpAtATime) {
+    for (const bool multi_row : upsert_modes) check_random_batches(multi_row, 4, 300, 30);
+}
+
+TEST(SociStore, RandomBatchesOnManyEndpointsMatchOneOpAtATime) {
+    for (const bool multi_row : upsert_modes) check_random_batches(multi_row, 400, 2000, 3);
+}
+
+TEST(SociStore, StoresAwkwardNamesAndHostsExactly) {
+    for (const bool multi_row : upsert_modes) {
+        auto db = open_memory(multi_row);
+        const std::vector<std::pair<std::string, std::string>> cases{
+            {"under_score", "h_1"},
+            {"per%cent", "h%"},
+            {"it's", "o'host"},
+            {"say \"hi\"", "\"h\""},
+            {"back\\slash", "h\\"},
+            {":name", ":host"},
+            {"semi; DROP TABLE servreg_services; --", "h;--"},
+            {"ünïcødé-服务-🚀", "høst.例え.jp"},
+            {"tab\tand space ", "h-ws"},
+            {std::string(255, 'n'), std::string(255, 'h')},
+        };
+        std::vector<write_op> ops;
+        std::vector<instance_row> expected;
+        std::uint16_t port = 1;
+        for (const auto& [name, host] : cases) {
+            ops.push_back(ping(name, host, port, 7));
+            expected.push_back({name, host, port, 7, 7});
+            ++port;
+        }
+        apply_ops(*db, ops);
+        EXPECT_EQ(sorted(db->load_all()), sorted(expected)) << "multi_row=" << multi_row;
+        // The same names again must be recognised as unchanged.
+        for (auto& op : ops) op.now_ms = 8;
+        apply_ops(*db, ops);
+        for (auto& row : expected) row.last_seen_ms = 8;
+        EXPECT_EQ(sorted(db->load_all()), sorted(expected)) << "multi_row=" << multi_row;
+    }
+}
+
+TEST(SociStore, PruneDeletesRowsSeenBeforeCutoff) {
+    auto db = open_store(sqlite_memory());
+    apply_ops(*db, {ping("a", "h", 1, 100), ping("b", "h", 2, 200), ping("c", "h", 3, 300)});
+    EXPECT_EQ(db->prune(200), 1u);
+    EXPECT_EQ(sorted(db->load_all()),
+              (std::vector<instance_row>{{"b", "h", 2, 200, 200}, {"c", "h", 3, 300, 300}}));
+    EXPECT_EQ(db->prune(0), 0u);
+}
+
+TEST(SociStore, LoadsHundredThousandRows) {
+    for (const bool multi_row : upsert_modes) {
+        temp_dir dir;
+        const auto path = dir.file("big.db");
+        constexpr int count = 100'000;
+        auto row_for = [](int i) {
+            return instance_row{"service-" + std::to_string(i % 997),
+                                "10.0." + std::to_string(i / 1000),
+                                static_cast<std::uint16_t>(1 + i % 1000), 1'700'000'000'000 + i,
+                                1'700'000'000'000 + 2 * i};
+        };
+        {
+            auto db = open_store(sqlite_file(path), store_options{.multi_row_upserts = multi_row});
+            std::vector<write_op> ops;
+            for (int i = 0; i < count; ++i) {
+                const auto r = row_for(i);
+                ops.push_back(ping(r.name, r.host, r.port, r.first_seen_ms));
+            }
+            apply_ops(*db, ops);
+            for (int i = 0; i < count; ++i) ops[i].now_ms = row_for(i).last_seen_ms;
+            apply_ops(*db, ops);
+        }
+        auto db = open_store(sqlite_file(path));
+        const auto start = std::chrono::steady_clock::now();
+        auto rows = db->load_all();
+        const auto took = std::chrono::steady_clock::now() - start;
+        std::cout << "load_all of " << rows.size() << " rows took "
+                  << std::chrono::duration_cast<std::chrono::milliseconds>(took).count() << " ms\n";
+
+        ASSERT_EQ(rows.size(), static_cast<std::size_t>(count));
+        std::vector<instance_row> expected;
+        for (int i = 0; i < count; ++i) expected.push_back(row_for(i));
+        rows = sorted(std::move(rows));
+        expected = sorted(std::move(expected));
+        for (int i = 0; i < count; ++i) {
+            ASSERT_EQ(rows[i], expected[i]) << "multi_row=" << multi_row << " i=" << i;
+        }
+    }
+}
+
+// --- failures ----------------------------------------------------------------------------------
+
+TEST(SociStore, FailedBatchAppliesNothingAndTellsNoSql) {
+    for (const bool multi_row : upsert_modes) {
+        temp_dir dir;
+        const auto path = dir.file("reg.db");
+        auto db = open_store(sqlite_file(path), store_options{.multi_row_upserts = multi_row});
+        apply_ops(*db, {ping("kept", "h0", 1, 1)});
+        inspect(path) << "CREATE TRIGGER refuse BEFORE INSERT ON servreg_services "
+                         "WHEN NEW.name = 'boom' BEGIN SELECT RAISE(ABORT, 'refused'); END";
+
+        const std::vector<write_op> ops{unregister("h0", 1), ping("a", "h1", 1, 2),
+                                        ping("boom", "h2", 1, 3), ping("z", "h3", 1, 4)};
+        try {
+            apply_ops(*db, ops);
+            ADD_FAILURE() << "the trigger did not refuse: ops=" << describe(ops);
+        } catch (const storage_error& e) {
+            const std::string message = e.what();
+            EXPECT_EQ(message.find("INSERT"), std::string::npos) << "message=" << message;
+            EXPECT_EQ(message.find("servreg_services"), std::string::npos) << "message=" << message;
+            EXPECT_EQ(message.find("boom"), std::string::npos) << "message=" << message;
+        }
+        EXPECT_EQ(db->load_all(), (std::vector<instance_row>{{"kept", "h0", 1, 1, 1}}))
+            << "ops=" << describe(ops);
+
+        inspect(path) << "DROP TRIGGER refuse";
+        EXPECT_EQ(apply_ops(*db, ops)[0], true) << "multi_row=" << multi_row;
+        EXPECT_EQ(db->load_all().size(), 3u) << "multi_row=" << multi_row;
+    }
+}
+
+TEST(SociStore, LockedDatabaseFailsThenRecovers) {
+    temp_dir dir;
+    const auto path = dir.file("reg.db");
+    auto db = open_store(sqlite_file(path, "timeout=0"));
+    auto other = inspect(path);
+    other << "BEGIN IMMEDIATE";
+    try {
+        apply_ops(*db, {ping("a", "h", 1, 1)});
+        ADD_FAILURE() << "wrote past another writer's lock";
+    } catch (const storage_error& e) {
+        EXPECT_EQ(std::string(e.what()), "database is locked");
+    }
+    other << "ROLLBACK";
+    EXPECT_NO_THROW(apply_ops(*db, {ping("a", "h", 1, 2)}));
+    EXPECT_EQ(db->load_all(), (std::vector<instance_row>{{"a", "h", 1, 2, 2}}));
+}
+
+TEST(SociStore, WritesFailOnDatabaseOpenedReadOnly) {
+    temp_dir dir;
+    const auto path = dir.file("reg.db");
+    {
+        auto db = open_store(sqlite_file(path));
+        apply_ops(*db, {ping("a", "h", 1, 1)});
+    }
+    auto db = open_store(sqlite_file(path, "timeout=1 readonly=1"));
+    try {
+        apply_ops(*db, {ping("b", "h", 2, 2)});
+        ADD_FAILURE() << "wrote to a read-only database";
+    } catch (const storage_error& e) {
+        EXPECT_EQ(std::string(e.what()), "database is read-only");
+    }
+    EXPECT_EQ(db->load_all(), (std::vector<instance_row>{{"a", "h", 1, 1, 1}}));
+    EXPECT_NO_THROW(db->probe());
+}
+
+TEST(SociStore, WritesFailOnReadOnlyFile) {
+    if (geteuid() == 0) GTEST_SKIP() << "root writes through file permissions";
+    temp_dir dir;
+    const auto path = dir.file("reg.db");
+    {
+        auto db = open_store(sqlite_file(path));
+        apply_ops(*db, {ping("a", "h", 1, 1)});
+    }
+    ASSERT_EQ(chmod(path.c_str(), 0444), 0);
+    ASSERT_EQ(chmod(dir.path().c_str(), 0555), 0);
+    bool refused = false;
+    try {
+        auto db = open_store(sqlite_file(path));
+        apply_ops(*db, {ping("b", "h", 2, 2)});
+    } catch (const storage_error& e) {
+        refused = true;
+        std::cout << "refused with: " << e.what() << "\n";
+    }
+    chmod(dir.path().c_str(), 0755);
+    EXPECT_TRUE(refused) << "wrote to read-only file " << path;
+}
+
+TEST(SociStore, ProbeFailsWhenSchemaIsGone) {
+    temp_dir dir;
+    const auto path = dir.file("reg.db");
+    auto db = open_store(sqlite_file(path));
+    EXPECT_NO_THROW(db->probe());
+    inspect(path) << "DROP TABLE servreg_schema";
+    EXPECT_THROW(db->probe(), storage_error);
+}
+
+// --- error messages ----------------------------------------------------------------------------
+
+TEST(StorageErrors, SqliteCodesBecomeShortReasons) {
+    using servreg::storage::client_reason;
+    using servreg::storage::error_phase;
+    const std::vector<std::pair<int, std::string>> cases{
+        {SQLITE_BUSY, "database is locked"},
+        {SQLITE_LOCKED, "database is locked"},
+        {SQLITE_FULL, "disk is full"},
+        {SQLITE_READONLY, "database is read-only"},
+        {SQLITE_IOERR_WRITE, "disk I/O error"},
+        {SQLITE_CORRUPT, "database file is corrupt"},
+        {SQLITE_ERROR, "database error on sqlite file /x.db"},
+    };
+    for (const auto& [code, want] : cases) {
+        const soci::sqlite3_soci_error e("sqlite3_statement_backend::loadOne: INSERT INTO x", code);
+        EXPECT_EQ(
+            client_reason(e, database_kind::sqlite, "sqlite file /x.db", true, error_phase::use),
+            want)
+            << "code=" << code;
+    }
+}
+
+TEST(StorageErrors, ServerMessagesBecomeShortReasons) {
+    using servreg::storage::client_reason;
+    using servreg::storage::error_phase;
+    const std::string pg = "PostgreSQL database 'reg' on db:5432";
+    struct error_case {
+        std::string message;
+        bool connected;
+        error_phase phase;
+        std::string want;
+    };
+    const std::vector<error_case> cases{
+        {"could not extend file \"base/16384/16385\": No space left on device", true,
+         error_phase::use, "disk is full"},
+        {"server closed the connection unexpectedly", false, error_phase::use,
+         "connection to " + pg + " lost"},
+        {"deadlock detected", true, error_phase::use, "deadlock in the database"},
+        {"Deadlock found when trying to get lock; try restarting transaction", true,
+         error_phase::use, "deadlock in the database"},
+        {"The table 'servreg_services' is full", true, error_phase::use, "disk is full"},
+        {"cannot execute INSERT in a read-only transaction", true, error_phase::use,
+         "database is read-only"},
+        {"syntax error at or near \"INSERT INTO servreg_services\"", true, error_phase::use,
+         "database error on " + pg},
+        {"Cannot establish connection to the database.\nconnection to server at \"db\" "
+         "(10.0.0.1), port 5432 failed: Connection refused",
+         false, error_phase::connect, "cannot open " + pg + ": connection refused"},
+        {"Cannot establish connection to the database.\nFATAL:  password authentication failed "
+         "for user \"reg\"",
+         false, error_phase::connect, "cannot open " + pg + ": authentication failed for " + pg},
+        {"Cannot establish connection to the database.\ncould not translate host name \"db\" to "
+         "address: Name or service not known",
+         false, error_phase::connect, "cannot open " + pg + ": unknown host"},
+        {"Cannot establish connection to the database.\nFATAL:  database \"reg\" does not exist",
+         false, error_phase::connect, "cannot open " + pg + ": database does not exist"},
+        {"Cannot establish connection to the database.\nFATAL:  role \"u\" does not exist", false,
+         error_phase::connect, "cannot open " + pg + ": unknown user"},
+        {"Cannot establish connection to the database.\nsomething new", false, error_phase::connect,
+         "cannot open " + pg + ": cannot connect"},
+    };
+    for (const auto& c : cases) {
+        const soci::soci_error e(c.message);
+        EXPECT_EQ(client_reason(e, database_kind::postgresql, pg, c.connected, c.phase), c.want)
+            << "message=" << c.message;
+    }
+}
+
+}  // namespace
+
+namespace {
+
+TEST(StorageConnectString, FindsValuesAsSociReadsThem) {
+    using servreg::storage::connect_string_value;
+    struct value_case {
+        std::string connect_string;
+        std::string key;
+        std::optional<std::string> want;
+    };
+    const std::vector<value_case> cases{
+        {"db=/tmp/x.db timeout=1", "timeout", "1"},
+        {"db=/tmp/x.db timeout=1", "synchronous", std::nullopt},
+        {"db=/tmp/x.db timeout=1 synchronous=full", "synchronous", "full"},
+        {"db=\"/tmp/a synchronous=full.db\" timeout=1", "synchronous", std::nullopt},
+        {"db=\"/tmp/a synchronous=full.db\" timeout=1", "db", "/tmp/a synchronous=full.db"},
+        {"db=/tmp/synchronous=1.db", "synchronous", std::nullopt},
+        {"host=db dbname=reg user=u password=s3cret", "password", "s3cret"},
+        {"host=db password='p w\\'x' user=u", "password", "p w'x"},
+        {"host=db password='p w\\'x' user=u", "user", "u"},
+        {"readonly", "readonly", ""},
+        {"", "db", std::nullopt},
+    };
+    for (const auto& c : cases) {
+        EXPECT_EQ(connect_string_value(c.connect_string, c.key), c.want)
+            << "connect_string=" << c.connect_string << " key=" << c.key;
+    }
+}
+
+}  // namespace
