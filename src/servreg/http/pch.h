@@ -4,4 +4,3 @@
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <utility>  // Asio 1.74 uses std::exchange without including it
