@@ -46,7 +46,9 @@ SEED_CONNECTIONS = 4
 WRK_THREADS = 2
 WRK_CONNECTIONS = 64
 QUIET_BUSY = 0.15  # the machine is quiet below this share of all CPUs busy
-MIB = 1024 * 1024
+# The main scenarios, in the order each round runs them (docs/performance.md describes each).
+SCENARIO_KEYS = ("nginx", "servreg_ping", "etcd_put", "etcd_keepalive", "servreg_locate_1000",
+                 "etcd_range", "servreg_locate_prefix", "servreg_locate_star")
 
 
 @dataclass
@@ -381,33 +383,55 @@ def cpu_times():
     return sum(fields[:8]), idle
 
 
-def cpu_busy(interval_s):
+def group_ticks(groups):
+    """CPU ticks used so far by the processes of the given process groups (our servers)."""
+    ticks = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        fields = text[text.rindex(")") + 2:].split()  # from the state on: the name may hold spaces
+        if int(fields[2]) in groups:
+            ticks += int(fields[11]) + int(fields[12])  # utime + stime
+    return ticks
+
+
+def cpu_busy(interval_s, groups=()):
+    """Shares of all CPUs busy over interval_s: in all, and by the given process groups."""
     total0, idle0 = cpu_times()
+    own0 = group_ticks(groups) if groups else 0
     time.sleep(interval_s)
     total1, idle1 = cpu_times()
-    return 1.0 - (idle1 - idle0) / max(1, total1 - total0)
+    own1 = group_ticks(groups) if groups else 0
+    span = max(1, total1 - total0)
+    return 1.0 - (idle1 - idle0) / span, (own1 - own0) / span
 
 
-def wait_quiet(max_wait_s):
-    """Waits, up to max_wait_s, for the machine to be mostly idle; returns (quiet, busy, s)."""
+def wait_quiet(max_wait_s, groups=()):
+    """Waits, up to max_wait_s, for the machine to be mostly idle; returns (quiet, busy, share
+    of it our own servers', seconds waited)."""
     started = time.monotonic()
     if max_wait_s <= 0:
-        return True, None, 0.0
+        return True, None, None, 0.0
     while True:
-        busy = cpu_busy(1.0)
+        busy, own = cpu_busy(1.0, groups)
         waited = time.monotonic() - started
         if busy < QUIET_BUSY:
-            return True, busy, waited
+            return True, busy, own, waited
         if waited >= max_wait_s:
-            return False, busy, waited
+            return False, busy, own, waited
 
 
 def run_wrk(port, path, script, args, duration_s, logs):
     argv = ["wrk", f"-t{WRK_THREADS}", f"-c{WRK_CONNECTIONS}", f"-d{duration_s}s", "--latency",
             "--timeout", "10s", "-s", str(LUA_DIR / script), f"http://127.0.0.1:{port}{path}", "--",
             *[str(a) for a in args]]
-    done = subprocess.run(argv, cwd=LUA_DIR, capture_output=True, text=True,
-                          timeout=duration_s + 120)
+    try:
+        done = subprocess.run(argv, cwd=LUA_DIR, capture_output=True, text=True,
+                              timeout=duration_s + 120)
+    except subprocess.TimeoutExpired:
+        raise broken(f"wrk {script} did not finish within {duration_s + 120} s") from None
     with open(logs, "a") as log:
         log.write(f"$ {' '.join(argv)}\n{done.stdout}{done.stderr}\n")
     for line in done.stdout.splitlines():
@@ -485,15 +509,19 @@ class bench:
 
     def measure(self, sc, srv):
         """One wrk run of a scenario, after waiting for a quiet machine."""
-        quiet, busy, waited = wait_quiet(self.mode.quiet_wait_s)
+        groups = {s.proc.pid for s in self.servers if s.alive()}
+        quiet, busy, own, waited = wait_quiet(self.mode.quiet_wait_s, groups)
         if not quiet:
-            self.quiet_misses.append({"scenario": sc.key, "busy": round(busy, 3)})
+            self.quiet_misses.append({"scenario": sc.key, "busy": round(busy, 3),
+                                      "servers": round(own, 3)})
         result = run_wrk(srv.port, sc.path, sc.script, [sc.bodies, *sc.args], self.mode.duration_s,
                          self.wrk_log)
         result["busy_before"] = None if busy is None else round(busy, 3)
+        result["servers_busy_before"] = None if own is None else round(own, 3)
         result["waited_s"] = round(waited, 1)
         sc.runs.append(result)
-        quiet_note = "" if quiet else f"  (machine busy {busy:.0%} after {waited:.0f} s)"
+        quiet_note = "" if quiet else \
+            f"  (machine {busy:.0%} busy after {waited:.0f} s, {own:.0%} by the servers)"
         print(f"    {sc.label:<44} {result['rps']:>10,.0f} req/s  p99 "
               f"{result['p99_us'] / 1000:7.2f} ms  errors {result['errors']}{quiet_note}")
         if result["wrong"]:
@@ -861,9 +889,11 @@ def report(b, mode, machine):
                       f">= {SCALING_TARGET}x: {yes_no(ratio >= SCALING_TARGET)}")
 
     if b.quiet_misses:
-        print(f"The machine was not quiet before {len(b.quiet_misses)} run(s) "
-              f"(busy above {QUIET_BUSY:.0%} after {mode.quiet_wait_s:.0f} s of waiting): "
-              "other work shared the CPUs, so compare ratios, not absolute numbers.")
+        others = sum(1 for q in b.quiet_misses if q["busy"] - q["servers"] >= QUIET_BUSY)
+        print(f"The machine was not quiet before {len(b.quiet_misses)} run(s) (more than "
+              f"{QUIET_BUSY:.0%} of the CPUs busy after {mode.quiet_wait_s:.0f} s of waiting; "
+              f"{others} of them by other processes than the benchmark's servers): compare "
+              "ratios, not absolute numbers.")
     if b.problems:
         print()
         print(f"BROKEN: {len(b.problems)} problem(s):")
@@ -890,6 +920,78 @@ def report(b, mode, machine):
         "quiet_misses": b.quiet_misses,
         "problems": b.problems,
     }
+
+
+def md_met(met):
+    return "-" if met is None else ("yes" if met else "**no**")
+
+
+def markdown(summary):
+    """The tables of a results file in Markdown, for docs/performance.md."""
+    m, st = summary["machine"], summary["settings"]
+    out = [f"Measured {summary['date']} ({summary['mode']} run, commit {m['commit']}, "
+           f"{m['servreg']}) on {m['cpus']} CPUs ({m['cpu_model']}), {m['memory_gib']} GiB, "
+           f"Linux {m['kernel']}; {m['nginx'].split(': ')[-1]}, "
+           f"etcd {m['etcd'].split()[-1]}, {m['wrk']}. "
+           f"`wrk -t{st['wrk_threads']} -c{st['wrk_connections']} -d{st['duration_s']}s`, "
+           f"medians of {st['rounds']} run(s).", "",
+           "| scenario | req/s | p50 ms | p99 ms | errors | × nginx | × etcd | target | met |",
+           "|---|---:|---:|---:|---:|---:|---:|---|---|"]
+    scenarios = summary["scenarios"]
+    nginx = (scenarios.get("nginx") or {}).get("median")
+    for key, sc in scenarios.items():
+        med = sc["median"]
+        if not med:
+            continue
+        x_nginx = med["rps"] / nginx["rps"] if nginx and sc["server"] == "servreg" else None
+        peer = (scenarios.get(ETCD_PEER.get(key, "")) or {}).get("median")
+        x_etcd = med["rps"] / peer["rps"] if peer else None
+        mine = [t for t in summary["targets"] if t["scenario"] == key]
+        results = [t["met"] for t in mine]
+        met = "" if not mine or None in results else md_met(all(results))
+        target = ", ".join(t["text"].replace(">=", "≥ ").replace("x ", "× ") for t in mine)
+        out.append(f"| {sc['label']} | {med['rps']:,.0f} | {med['p50_ms']:.2f} | "
+                   f"{med['p99_ms']:.2f} | {med['errors']} | {fmt_ratio(x_nginx)} | "
+                   f"{fmt_ratio(x_etcd)} | {target or ('ceiling' if key == 'nginx' else '')} | "
+                   f"{met} |")
+    extra = summary.get("extra_targets", {})
+    out.append("")
+    if summary.get("memory"):
+        mem = summary["memory"]
+        out.append(f"- RSS with {mem['instances']:,} instances: {mem['rss_mib']:.1f} MiB (peak "
+                   f"{mem['peak_mib']:.1f} MiB); target < {RSS_TARGET_MIB} MiB: "
+                   f"{md_met(extra.get('memory_met'))}")
+    if summary.get("startup"):
+        up = summary["startup"]
+        out.append(f"- Start-up with {up['instances']:,} instances stored: listening after "
+                   f"{up['median_ms']:.0f} ms (median of {len(up['runs_ms'])}); target < "
+                   f"{STARTUP_TARGET_MS} ms: {md_met(extra.get('startup_met'))}")
+    scaling = summary.get("scaling") or {}
+    if scaling:
+        out += ["", "| instances | ping req/s | p99 ms | svc.42.* req/s | p99 ms | *.42.* req/s | "
+                "p99 ms | RSS MiB |", "|---:|---:|---:|---:|---:|---:|---:|---:|"]
+        for count in sorted(scaling, key=int):
+            point = scaling[count]
+            cells = []
+            for k in ("ping", "prefix", "star"):
+                med = point.get(k)
+                cells += [f"{med['rps']:,.0f}", f"{med['p99_ms']:.2f}"] if med else ["-", "-"]
+            rss = point.get("rss_mib")
+            out.append(f"| {int(count):,} | {' | '.join(cells)} | "
+                       f"{'-' if rss is None else rss} |")
+        out.append("")
+        for k, what in (("ping", "ping"), ("prefix", "svc.42.* locate")):
+            if f"scaling_{k}_met" in extra:
+                counts = sorted(scaling, key=int)
+                ratio = scaling[counts[-1]][k]["rps"] / scaling[counts[0]][k]["rps"]
+                out.append(f"- {what} at {int(counts[-1]):,} instances: {ratio:.2f}× its rate "
+                           f"at {int(counts[0]):,}; target ≥ {SCALING_TARGET}×: "
+                           f"{md_met(extra[f'scaling_{k}_met'])}")
+    misses = summary.get("quiet_misses") or []
+    if misses:
+        out += ["", f"The machine was not quiet before {len(misses)} of the runs (other work "
+                "shared the CPUs)."]
+    return "\n".join(out)
 
 
 def plot(summary, path):
@@ -980,14 +1082,22 @@ def main():
                         help="5 s runs, 2 rounds, no 1,000,000-instance scale")
     parser.add_argument("--duration", type=int, help="seconds per wrk run")
     parser.add_argument("--rounds", type=int, help="runs of each scenario")
-    parser.add_argument("--only", help="comma-separated scenario keys (nginx, servreg_ping, "
-                        "etcd_put, etcd_keepalive, servreg_locate_1000, etcd_range, "
-                        "servreg_locate_prefix, servreg_locate_star); skips start-up and scaling")
+    parser.add_argument("--only", help="comma-separated scenario keys among "
+                        f"{', '.join(SCENARIO_KEYS)}; skips start-up and scaling")
     parser.add_argument("--no-scaling", action="store_true", help="skip the scaling runs")
     parser.add_argument("--keep-tmp", action="store_true",
                         help="keep the temporary directory (databases, bodies, logs)")
+    parser.add_argument("--markdown", nargs="?", const=str(RESULTS_DIR / "latest.json"),
+                        metavar="JSON", help="print the tables of a results file (default: the "
+                        "latest) in Markdown for docs/performance.md, and run nothing")
     opts = parser.parse_args()
+    if opts.markdown:
+        print(markdown(json.loads(Path(opts.markdown).read_text())))
+        return 0
     opts.only = set(opts.only.split(",")) if opts.only else set()
+    if opts.only - set(SCENARIO_KEYS):
+        parser.error(f"--only: unknown scenario {', '.join(sorted(opts.only - set(SCENARIO_KEYS)))}"
+                     f" (known: {', '.join(SCENARIO_KEYS)})")
 
     mode = MODES["smoke" if opts.smoke else "quick" if opts.quick else "full"]
     if opts.duration:

@@ -18,3 +18,18 @@ build_servreg "$build_dir" RelWithDebInfo -DSERVREG_BUILD_TESTS=ON
 
 cd "$build_dir"
 ctest --output-on-failure -j "$(nproc)" --timeout 300
+
+# The operator's view with promtool, a real Prometheus and headless Chromium.
+bash "$SERVREG_ROOT/scripts/test-ops.sh" "$build_dir/servreg"
+
+# Several servreg processes on throwaway PostgreSQL and MariaDB servers, with outages.
+bash "$SERVREG_ROOT/scripts/test-databases.sh" "$build_dir"
+
+# The benchmark's smoke run (bench/run.sh --smoke, on the binary just built rather than a
+# second Release build): it keeps the benchmark working and never judges speed.
+ensure_packages wrk nginx-light etcd-server etcd-client python3-matplotlib
+/usr/bin/python3 "$SERVREG_ROOT/bench/bench.py" --servreg "$build_dir/servreg" --smoke
+
+# Hardening: the suite under ASan+UBSan, the concurrency tests under TSan, every fuzz target
+# for a short run, the one-minute soak (docs/security.md).
+bash "$SERVREG_ROOT/scripts/test-hardening.sh"

@@ -2,6 +2,7 @@
 #include <cstdio>
 #include <variant>
 
+#include "servreg/client.h"
 #include "servreg/config/command_line.h"
 #include "servreg/daemon.h"
 
@@ -19,11 +20,7 @@ int main(int argc, char** argv) {
     return std::visit(
         overloaded{
             [](const servreg::config::options& opts) { return servreg::run_daemon(opts); },
-            [](const servreg::config::client_command&) {
-                std::fputs("servreg: the client subcommands are not available in this build\n",
-                           stderr);
-                return 2;
-            },
+            [](const servreg::config::client_command& cmd) { return servreg::run_client(cmd); },
             [](const servreg::config::early_exit& e) {
                 std::fputs(e.message.c_str(), e.status == 0 ? stdout : stderr);
                 if (!e.message.empty() && e.message.back() != '\n') {

@@ -284,7 +284,8 @@ public:
 
     // Reads one HTTP/1.x response (Content-Length or close-delimited bodies; 204/1xx have
     // none). Empty optional when the connection closed or timed out before a status line.
-    std::optional<http_reply> read_reply() {
+    // `to_head`: the request was HEAD, so the reply has headers only.
+    std::optional<http_reply> read_reply(bool to_head = false) {
         http_reply r;
         std::size_t header_end;
         while ((header_end = buffer_.find("\r\n\r\n")) == std::string::npos) {
@@ -309,8 +310,8 @@ public:
             while (!value.empty() && value.front() == ' ') value.erase(0, 1);
             r.headers[name] = value;
         }
-        if (r.status == 100) return read_reply();
-        if (r.status == 204 || r.status == 304) return r;
+        if (r.status == 100) return read_reply(to_head);
+        if (to_head || r.status == 204 || r.status == 304) return r;
         if (r.headers.count("content-length")) {
             auto length = std::stoul(r.headers["content-length"]);
             while (buffer_.size() < length) {

@@ -6,16 +6,19 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <csignal>
 #include <memory>
 #include <optional>
 
 #include "servreg/http/access_log.h"
+#include "servreg/http/metrics.h"
 #include "servreg/http/router.h"
 #include "servreg/http/server.h"
 #include "servreg/jsonrpc/dispatcher.h"
 #include "servreg/registry/clock.h"
 #include "servreg/registry/index.h"
 #include "servreg/registry/service.h"
+#include "servreg/storage/poller.h"
 #include "servreg/storage/store.h"
 #include "servreg/storage/writer.h"
 #include "servreg/version.h"
@@ -54,6 +57,10 @@ int run_daemon(const config::options& opts) {
     using steady = std::chrono::steady_clock;
     const auto started = steady::now();
     setup_logging(opts.level);
+    // A file-size limit (ulimit -f) or a reader gone from the pipe behind "--accesslog -" must
+    // fail the write at hand, not kill the process, as SIGXFSZ and SIGPIPE do by default.
+    std::signal(SIGXFSZ, SIG_IGN);
+    std::signal(SIGPIPE, SIG_IGN);
 
     std::unique_ptr<http::access_log> access;
     if (opts.accesslog) {
@@ -68,9 +75,17 @@ int run_daemon(const config::options& opts) {
     registry::system_clock clock;
     registry::index index;
     std::unique_ptr<storage::store> db;
+    std::unique_ptr<storage::store> sync_db;
+    std::int64_t loaded_at_ms = 0;
     try {
         db = storage::open_store(opts.database);
+        loaded_at_ms = clock.now_ms();
         index.reset(db->load_all());
+        // Other servreg processes may share a server database (never an SQLite file, which
+        // one process owns): a second connection reads their changes, so writes never wait.
+        if (opts.database.kind != config::database_kind::sqlite) {
+            sync_db = storage::open_store(opts.database);
+        }
     } catch (const storage::storage_error& e) {
         spdlog::error("cannot use the database ({}): {}", opts.database.display, e.what());
         return 1;
@@ -85,12 +100,31 @@ int run_daemon(const config::options& opts) {
         return 1;
     }
 
+    // Before the writer and the dispatcher, which report to it until they are gone.
+    http::metrics metrics(version);
     storage::writer::hooks hooks;
     hooks.on_prune = [&index](std::int64_t cutoff) { index.prune(cutoff); };
+    hooks.on_commit = [&metrics](std::chrono::nanoseconds took, std::size_t writes, bool ok) {
+        metrics.record_commit(took, writes, ok);
+    };
     storage::writer writer(
         std::move(db), storage::writer_settings{}, [&clock] { return clock.now_ms(); },
         std::move(hooks));
     registry::service service(index, writer, clock, opts.ttl);
+
+    std::optional<storage::poller> sync;
+    if (sync_db) {
+        index.track_deletions(true);
+        const storage::poller_settings sync_settings;
+        sync.emplace(
+            std::move(sync_db), sync_settings, [&clock] { return clock.now_ms(); }, loaded_at_ms,
+            [&index](const storage::changes& changes, std::int64_t since_ms) {
+                index.merge(changes, since_ms);
+            },
+            [&index](std::vector<storage::instance_row> rows) { index.reset(std::move(rows)); });
+        spdlog::info("reading other servreg processes' changes every {} ms",
+                     sync_settings.interval.count());
+    }
 
     jsonrpc::settings rpc_settings;
     rpc_settings.style =
@@ -99,14 +133,26 @@ int run_daemon(const config::options& opts) {
     rpc_settings.host = opts.host;
     rpc_settings.port = server->port();
     rpc_settings.max_parallel_blocking_tasks = opts.threads;
-    jsonrpc::dispatcher dispatcher(service, rpc_settings);
-    http::router router(dispatcher, service, opts.api_token);
+    jsonrpc::dispatcher dispatcher(
+        service, rpc_settings,
+        [&metrics](std::string_view method, int code, std::chrono::nanoseconds took) {
+            metrics.record_call(method, code, took);
+        });
+    http::router router(dispatcher, service, opts.api_token, &metrics,
+                        [&server] { return server->stats(); });
 
     auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(steady::now() - started);
     spdlog::info("servreg {} on {} with {} instances, ttl {} s, {} threads; ready in {} ms",
                  version, opts.database.display, index.size(), opts.ttl.count(), opts.threads,
                  elapsed.count());
-    spdlog::info("listening on {}", server->url());
+    {
+        // Scripts and tests wait for this line: it is written whatever --log-level says.
+        auto logger = spdlog::default_logger();
+        const auto level = logger->level();
+        logger->set_level(spdlog::level::info);
+        logger->info("listening on {}", server->url());
+        logger->set_level(level);
+    }
 
     server->run(router, [&access] {
         if (access) {
@@ -116,6 +162,7 @@ int run_daemon(const config::options& opts) {
     });
     // Every request has been answered or abandoned; commit what is still queued, then let
     // the server (whose executors the writer's completions post to) go.
+    if (sync) sync->stop();
     writer.stop();
     server.reset();
     spdlog::info("stopped");

@@ -2,9 +2,9 @@
 // thread so that a slow disk never stalls an I/O thread.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
-#include <cstdio>
 #include <deque>
 #include <mutex>
 #include <string>
@@ -47,15 +47,19 @@ public:
 private:
     void run();
     void open_file();
+    void write_out(std::string_view bytes);
 
     std::string path_;
-    std::FILE* file_ = nullptr;
+    int fd_ = -1;  // stdout's for "-"
     std::mutex mutex_;
     std::condition_variable wake_;
     std::deque<std::string> queue_;
     std::size_t dropped_ = 0;
     bool reopen_ = false;
     bool stopping_ = false;
+    bool sleeping_ = false;  // the thread waits on wake_: only then does write() notify
+    // Set with stopping_; read without the lock by a write stuck on a pipe nobody reads.
+    std::atomic<bool> stop_requested_{false};
     std::thread thread_;
 };
 

@@ -1,10 +1,12 @@
 // Routing of HTTP requests to the JSON-RPC dispatcher and the operator endpoints.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 
 #include "servreg/http/message.h"
+#include "servreg/http/server.h"
 
 namespace servreg::jsonrpc {
 class dispatcher;
@@ -15,20 +17,28 @@ class service;
 
 namespace servreg::http {
 
+class metrics;
+
 class router {
 public:
     // `api_token`: when set, writes need the X-Api-Token header with this value.
-    router(jsonrpc::dispatcher& rpc, registry::service& svc, std::optional<std::string> api_token);
+    // `stats` (may be null) serves GET /metrics, with the connection counts from `connections`.
+    router(jsonrpc::dispatcher& rpc, registry::service& svc, std::optional<std::string> api_token,
+           const metrics* stats = nullptr, std::function<connection_stats()> connections = {});
 
     // Answers `req` through `respond`, now or later (writes answer after their commit).
     void handle(request req, respond_fn respond) const;
 
 private:
     bool token_matches(const std::optional<std::string>& presented) const noexcept;
+    response status_page(const request& req) const;
+    response metrics_page() const;
 
     jsonrpc::dispatcher& rpc_;
     registry::service& svc_;
     std::optional<std::string> api_token_;
+    const metrics* metrics_;
+    std::function<connection_stats()> connections_;
 };
 
 // True when `content_type` is application/json, parameters (such as charset) allowed.

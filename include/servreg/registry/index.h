@@ -36,8 +36,27 @@ public:
     void apply_ping(std::string_view name, std::string_view host, std::uint16_t port,
                     std::int64_t now_ms);
 
-    // A committed unregister. Returns whether the endpoint was known.
-    bool apply_unregister(std::string_view host, std::uint16_t port);
+    // A committed unregister. Returns whether the endpoint was known. The deletion is
+    // remembered as of deleted_at_ms (or the instance's last_seen, if later) until merge()
+    // forgets it, so that a row another process read before the delete cannot bring it back.
+    bool apply_unregister(std::string_view host, std::uint16_t port,
+                          std::int64_t deleted_at_ms = 0);
+
+    // Changes other servreg processes committed to a shared database. A tombstone removes its
+    // endpoint unless the index saw it after deleted_at (or the same change set holds a row for
+    // it, which was then read after the delete); a row inserts, refreshes or moves an instance
+    // when its last_seen is newer than the index's. Deletions older than
+    // forget_deletions_before_ms are forgotten: no later change set holds rows that old.
+    struct merge_stats {
+        std::size_t inserted = 0;
+        std::size_t updated = 0;  // refreshed or moved
+        std::size_t removed = 0;
+    };
+    merge_stats merge(const storage::changes& changes, std::int64_t forget_deletions_before_ms);
+
+    // Whether unregisters and merged tombstones are remembered for merge(); on only in a
+    // process that merges other processes' changes, so that a lone process keeps nothing.
+    void track_deletions(bool on);
 
     // Forgets instances whose last_seen_ms < cutoff_ms.
     std::size_t prune(std::int64_t cutoff_ms);

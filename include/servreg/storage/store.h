@@ -1,6 +1,7 @@
 // The storage interface: what servreg keeps in its SQL database, and how it is written.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -27,6 +28,24 @@ struct instance_row {
     std::int64_t last_seen_ms = 0;
 };
 
+// An endpoint deleted from servreg_services (unregister or prune), kept a while in
+// servreg_tombstones so that other servreg processes on the same database learn of it.
+struct tombstone_row {
+    std::string host;
+    std::uint16_t port = 0;
+    std::int64_t deleted_at_ms = 0;  // at least the deleted row's last_seen_ms
+};
+
+// What changed since a point in time, for servreg processes sharing a database.
+struct changes {
+    std::vector<instance_row> rows;         // last_seen_ms >= since
+    std::vector<tombstone_row> tombstones;  // deleted_at_ms >= since; read before the rows
+};
+
+// How long tombstones are kept: a process that could not read the database for longer must
+// reload everything instead of catching up.
+inline constexpr std::chrono::milliseconds tombstone_retention{3'600'000};
+
 // A write to apply. A ping upserts the row keyed by (host, port); an unregister deletes it.
 struct write_op {
     enum class kind_t : std::uint8_t { ping, unregister };
@@ -34,7 +53,9 @@ struct write_op {
     std::string name;  // ping only
     std::string host;
     std::uint16_t port = 0;
-    std::int64_t now_ms = 0;  // ping only
+    // A ping's last_seen; for an unregister, the deletion time its tombstone carries (raised to
+    // the deleted row's last_seen when that is later).
+    std::int64_t now_ms = 0;
 };
 
 // A SQL database holding the registry. Not thread-safe: one thread uses it at a time.
@@ -51,8 +72,13 @@ public:
     // unregister whether its row was there (unspecified for pings).
     virtual void apply(std::span<const write_op> ops, std::vector<bool>& existed) = 0;
 
-    // Deletes rows whose last_seen_ms < cutoff_ms; returns how many.
+    // Deletes rows whose last_seen_ms < cutoff_ms, leaving tombstones; returns how many. Also
+    // forgets tombstones older than tombstone_retention.
     virtual std::size_t prune(std::int64_t cutoff_ms) = 0;
+
+    // Rows seen and endpoints deleted at or after since_ms (both bounded by an index). The
+    // default throws storage_error: a store that only one process uses need not implement it.
+    virtual changes changes_since(std::int64_t since_ms);
 
     // A trivial query, for health checks.
     virtual void probe() = 0;

@@ -1,12 +1,16 @@
 // Routing: /api to the JSON-RPC dispatcher (after the content-type and token checks), /health
-// from the storage writer's last probe, everything else 404.
+// from the storage writer's last probe, / the status page, /metrics, everything else 404.
 #include "servreg/http/router.h"
 
 #include <cctype>
+#include <random>
 #include <string_view>
 
+#include "servreg/http/metrics.h"
+#include "servreg/http/status_page.h"
 #include "servreg/jsonrpc/dispatcher.h"
 #include "servreg/registry/service.h"
+#include "servreg/registry/validation.h"
 
 namespace servreg::http {
 namespace {
@@ -50,6 +54,24 @@ response json_response(unsigned status, std::string body) {
     return r;
 }
 
+response get_only(std::string_view allow) {
+    auto r = json_response(405, R"({"error":"use GET"})");
+    r.headers.emplace_back("Allow", std::string(allow));
+    return r;
+}
+
+// A fresh nonce per page, so that markup slipped into the page could not run a script.
+std::string make_nonce() {
+    static constexpr char hex[] = "0123456789abcdef";
+    std::random_device rd;
+    std::string out;
+    for (int i = 0; i < 4; ++i) {
+        auto v = rd();
+        for (int j = 0; j < 8; ++j, v >>= 4) out += hex[v & 0xf];
+    }
+    return out;
+}
+
 }  // namespace
 
 bool is_json_content_type(std::string_view content_type) noexcept {
@@ -58,8 +80,13 @@ bool is_json_content_type(std::string_view content_type) noexcept {
 }
 
 router::router(jsonrpc::dispatcher& rpc, registry::service& svc,
-               std::optional<std::string> api_token)
-    : rpc_(rpc), svc_(svc), api_token_(std::move(api_token)) {}
+               std::optional<std::string> api_token, const metrics* stats,
+               std::function<connection_stats()> connections)
+    : rpc_(rpc),
+      svc_(svc),
+      api_token_(std::move(api_token)),
+      metrics_(stats),
+      connections_(std::move(connections)) {}
 
 bool router::token_matches(const std::optional<std::string>& presented) const noexcept {
     if (!api_token_) return true;
@@ -95,7 +122,7 @@ void router::handle(request req, respond_fn respond) const {
         }
         jsonrpc::request_context ctx{token_matches(req.api_token)};
         // The dispatcher parses the body before it returns: a view of it is enough.
-        return rpc_.handle(req.body, ctx, [respond](jsonrpc::reply reply) {
+        return rpc_.handle(req.body, ctx, [respond = std::move(respond)](jsonrpc::reply reply) {
             response r;
             r.label = std::move(reply.label);
             if (reply.has_body) {
@@ -120,7 +147,70 @@ void router::handle(request req, respond_fn respond) const {
             json_response(503, "{\"status\":\"unavailable\",\"reason\":" + quoted(h.reason) + "}"));
     }
 
+    if (path == "/") {
+        if (req.method != "GET" && req.method != "HEAD") return respond(get_only("GET, HEAD"));
+        return respond(status_page(req));
+    }
+
+    if (path == "/metrics" && metrics_ != nullptr) {
+        if (req.method != "GET" && req.method != "HEAD") return respond(get_only("GET, HEAD"));
+        return respond(metrics_page());
+    }
+
     respond(json_response(404, R"({"error":"not found"})"));
+}
+
+response router::status_page(const request& req) const {
+    status_snapshot s;
+    const auto query_at = req.target.find('?');
+    if (query_at != std::string::npos) {
+        auto q = query_parameter(std::string_view(req.target).substr(query_at + 1), "q");
+        if (q && !trim(*q).empty()) s.pattern = std::string(trim(*q));
+    }
+    s.pattern_error = registry::check_pattern(s.pattern);
+    if (!s.pattern_error) s.instances = svc_.list(registry::glob(s.pattern));
+    s.now_ms = svc_.time().now_ms();
+    s.ttl = svc_.ttl();
+    auto h = svc_.health();
+    s.database_ok = h.ok;
+    s.database_reason = std::move(h.reason);
+    s.nonce = make_nonce();
+
+    response r;
+    r.content_type = "text/html; charset=utf-8";
+    r.body = render_status_page(s);
+    r.headers.emplace_back("Content-Security-Policy",
+                           "default-src 'none'; script-src 'nonce-" + s.nonce +
+                               "'; style-src 'nonce-" + s.nonce +
+                               "'; connect-src 'self'; img-src data:; form-action 'self'; "
+                               "base-uri 'none'; frame-ancestors 'none'");
+    r.headers.emplace_back("X-Content-Type-Options", "nosniff");
+    r.headers.emplace_back("Referrer-Policy", "no-referrer");
+    r.headers.emplace_back("Cache-Control", "no-store");
+    return r;
+}
+
+response router::metrics_page() const {
+    live_values live;
+    // One pass over the list gives both the totals and the per-service counts, at one moment.
+    for (const auto& item : svc_.list(registry::glob("*"))) {
+        if (live.services.empty() || live.services.back().name != item.row.name) {
+            live.services.push_back({item.row.name, 0});
+        }
+        if (item.alive) {
+            ++live.alive;
+            ++live.services.back().alive;
+        } else {
+            ++live.dead;
+        }
+    }
+    live.database_up = svc_.health().ok;
+    if (connections_) live.connections = connections_();
+    response r;
+    r.content_type = std::string(metrics::content_type);
+    r.body = metrics_->render(live);
+    r.headers.emplace_back("Cache-Control", "no-store");
+    return r;
 }
 
 }  // namespace servreg::http

@@ -3,6 +3,7 @@
 #include "servreg/http/server.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -75,17 +76,17 @@ struct server::impl {
     }
 
     void do_accept() {
-        acceptor.async_accept(net::make_strand(ioc),
-                              [this](boost::system::error_code ec, tcp::socket socket) {
+        acceptor.async_accept(net::make_strand(ioc.get_executor()),
+                              [this](boost::system::error_code ec, socket_type socket) {
                                   on_accept(ec, std::move(socket));
                               });
     }
 
-    void on_accept(boost::system::error_code ec, tcp::socket socket) {
+    void on_accept(boost::system::error_code ec, socket_type socket) {
         if (ec == net::error::operation_aborted || !acceptor.is_open()) return;
         if (ec == net::error::no_descriptors || ec.value() == ENFILE ||
             ec == net::error::no_buffer_space) {
-            shed_one_connection();
+            shed_pending_connections();
             retry_timer.expires_after(std::chrono::milliseconds(20));
             retry_timer.async_wait([this](boost::system::error_code wec) {
                 if (!wec) do_accept();
@@ -114,22 +115,27 @@ struct server::impl {
         do_accept();
     }
 
-    // Out of file descriptors, the pending connection would stay in the backlog and the
-    // acceptor would wake at once, forever: free the spare descriptor, take the connection
-    // and close it, then hold the spare again.
-    void shed_one_connection() {
+    // Out of file descriptors, pending connections would stay in the backlog and the acceptor
+    // would wake at once, forever: free the spare descriptor, take every pending connection
+    // and close it at once (one per retry would keep the last of a flood waiting for seconds),
+    // then hold the spare again.
+    void shed_pending_connections() {
         if (spare_fd >= 0) {
             ::close(spare_fd);
             spare_fd = -1;
         }
-        int fd =
-            ::accept4(acceptor.native_handle(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd >= 0) {
+        const int listener = acceptor.native_handle();
+        std::uint64_t shed = 0;
+        for (pollfd p{listener, POLLIN, 0}; shed < 100'000 && ::poll(&p, 1, 0) > 0; ++shed) {
+            int fd = ::accept4(listener, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+            if (fd < 0) break;
             ::close(fd);
-            state->refused.fetch_add(1, std::memory_order_relaxed);
         }
+        state->refused.fetch_add(shed, std::memory_order_relaxed);
         spare_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-        spdlog::warn("out of file descriptors: refusing new connections until some close");
+        spdlog::warn("out of file descriptors: closed {} new connections; refusing more until "
+                     "some close",
+                     shed);
     }
 
     void wait_signal() {

@@ -31,7 +31,7 @@ bool expected_close(const beast::error_code& ec) {
            ec == net::error::bad_descriptor;
 }
 
-std::string remote_of(const net::ip::tcp::socket& s) {
+std::string remote_of(const socket_type& s) {
     beast::error_code ec;
     auto ep = s.remote_endpoint(ec);
     return ec ? std::string("-") : ep.address().to_string();
@@ -39,7 +39,7 @@ std::string remote_of(const net::ip::tcp::socket& s) {
 
 }  // namespace
 
-session::session(net::ip::tcp::socket&& socket, std::shared_ptr<server_state> state)
+session::session(socket_type&& socket, std::shared_ptr<server_state> state)
     : stream_(std::move(socket)), state_(std::move(state)) {
     remote_ = remote_of(stream_.socket());
 }
@@ -156,9 +156,10 @@ void session::handle() {
     req.body = std::move(msg.body());
     req.remote = remote_;
     state_->routes->handle(std::move(req), [self = shared_from_this()](response r) {
-        // The reply may come from the storage writer's thread: back to this connection's strand.
-        net::post(self->stream_.get_executor(),
-                  [self, r = std::move(r)]() mutable { self->write(std::move(r)); });
+        // Reads answer at once, on this strand: write inline. Writes answer from the storage
+        // writer's thread: the reply is posted back to this connection's strand.
+        net::dispatch(self->stream_.get_executor(),
+                      [self, r = std::move(r)]() mutable { self->write(std::move(r)); });
     });
 }
 
@@ -183,6 +184,11 @@ void session::write(response r) {
     res->keep_alive(keep_alive_ && !stopping_);
     res->prepare_payload();
     if (r.status == 204) res->erase(bhttp::field::content_length);
+    // A reply to HEAD has the GET reply's headers and no body (RFC 9110, 9.3.2): a keep-alive
+    // client would read the body as the start of the next reply.
+    if (parser_ && parser_->is_header_done() && parser_->get().method() == bhttp::verb::head) {
+        res->body().clear();
+    }
     log(r.status, res->body().size(), r.label);
     response_ = std::move(res);
     stream_.expires_after(write_timeout);

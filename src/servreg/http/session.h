@@ -2,7 +2,9 @@
 // router, writes the replies in order. Lives as long as its pending operations.
 #pragma once
 
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/strand.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/message.hpp>
@@ -18,9 +20,16 @@
 
 namespace servreg::http {
 
+// Each connection runs on its own strand. The concrete executor type (rather than Asio's
+// type-erased any_io_executor) saves an executor copy and a virtual call per operation.
+using strand_type = boost::asio::strand<boost::asio::io_context::executor_type>;
+using socket_type = boost::asio::basic_stream_socket<boost::asio::ip::tcp, strand_type>;
+using stream_type =
+    boost::beast::basic_stream<boost::asio::ip::tcp, strand_type, boost::beast::unlimited_rate_policy>;
+
 class session : public std::enable_shared_from_this<session> {
 public:
-    session(boost::asio::ip::tcp::socket&& socket, std::shared_ptr<server_state> state);
+    session(socket_type&& socket, std::shared_ptr<server_state> state);
     ~session();
 
     void start();
@@ -46,7 +55,7 @@ private:
     void log(unsigned status, std::size_t bytes, std::string_view label);
     void close();
 
-    boost::beast::tcp_stream stream_;
+    stream_type stream_;
     boost::beast::flat_buffer buffer_;
     std::optional<request_parser> parser_;
     std::shared_ptr<server_state> state_;

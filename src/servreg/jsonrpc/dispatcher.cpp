@@ -246,7 +246,8 @@ struct dispatcher::impl {
         }
         std::string_view name = entry->name;
         bool notification = call.notification;
-        auto finish = [this, name, notification, start, id = std::move(id), done](outcome result) {
+        detail::outcome_fn finish = [this, name, notification, start, id = std::move(id),
+                                     done = std::move(done)](outcome result) {
             observe(name, result.code, start);
             if (notification) return done(std::nullopt);
             done(reply_text(id, result));
@@ -255,6 +256,7 @@ struct dispatcher::impl {
             entry->invoke(env, detail::call_info{call.params, ctx.write_allowed}, finish);
         } catch (const std::exception& e) {
             spdlog::error("{} failed: {}", name, e.what());
+            if (!finish) return;  // the method had handed its completion on: it will answer
             finish(outcome::failure(error_code::internal_error,
                                     std::string(detail::error_message(error_code::internal_error)),
                                     "an internal error occurred; the server log has the details"));
@@ -294,24 +296,25 @@ void dispatcher::handle(std::string_view body, const request_context& ctx, done_
         }
 
         if (!request.is_array()) {
-            auto shared = std::make_shared<json>(std::move(request));
-            std::string label = "-";
-            if (shared->is_object()) {
-                auto m = shared->find("method");
-                if (m != shared->end() && m->is_string()) {
+            // run() uses the request only before it returns: no need to keep it alive.
+            std::string_view label = "-";
+            if (request.is_object()) {
+                auto m = request.find("method");
+                if (m != request.end() && m->is_string()) {
                     for (const auto& entry : detail::method_table()) {
                         if (entry.name == m->get_ref<const std::string&>()) label = entry.name;
                     }
                     if (label == "-") label = "other";
                 }
             }
-            return self.run(*shared, ctx, [shared, label, done](std::optional<std::string> text) {
-                if (text) {
-                    done(reply{true, std::move(*text), label});
-                } else {
-                    done(reply{false, {}, label});
-                }
-            });
+            return self.run(request, ctx,
+                            [label, done = std::move(done)](std::optional<std::string> text) {
+                                if (text) {
+                                    done(reply{true, std::move(*text), std::string(label)});
+                                } else {
+                                    done(reply{false, {}, std::string(label)});
+                                }
+                            });
         }
 
         const std::size_t n = request.size();

@@ -135,7 +135,7 @@ void append_rfc3339(std::string& out, std::int64_t ms) {
     out.append(frac, static_cast<std::size_t>(m));
 }
 
-void ping(const method_env& env, const call_info& call, const outcome_fn& done) {
+void ping(const method_env& env, const call_info& call, outcome_fn& done) {
     static constexpr std::array<param_spec, 3> specs{{{"name"}, {"host"}, {"port"}}};
     std::array<const json*, 3> p{};
     if (auto why = bind(call, specs, p)) return done(invalid_params(std::move(*why)));
@@ -147,12 +147,13 @@ void ping(const method_env& env, const call_info& call, const outcome_fn& done) 
         return done(invalid_params(std::move(*why)));
     if (auto why = get_port(*p[2], port)) return done(invalid_params(std::move(*why)));
     if (!call.write_allowed) return done(access_denied());
-    env.svc.ping(std::move(name), std::move(host), port, [done](std::optional<std::string> error) {
-        done(error ? storage_failure(std::move(*error)) : outcome::success("true"));
-    });
+    env.svc.ping(std::move(name), std::move(host), port,
+                 [done = std::move(done)](std::optional<std::string> error) {
+                     done(error ? storage_failure(std::move(*error)) : outcome::success("true"));
+                 });
 }
 
-void unregister(const method_env& env, const call_info& call, const outcome_fn& done) {
+void unregister(const method_env& env, const call_info& call, outcome_fn& done) {
     static constexpr std::array<param_spec, 2> specs{{{"host"}, {"port"}}};
     std::array<const json*, 2> p{};
     if (auto why = bind(call, specs, p)) return done(invalid_params(std::move(*why)));
@@ -163,13 +164,13 @@ void unregister(const method_env& env, const call_info& call, const outcome_fn& 
     if (auto why = get_port(*p[1], port)) return done(invalid_params(std::move(*why)));
     if (!call.write_allowed) return done(access_denied());
     env.svc.unregister(std::move(host), port,
-                       [done](std::optional<std::string> error, bool existed) {
+                       [done = std::move(done)](std::optional<std::string> error, bool existed) {
                            done(error ? storage_failure(std::move(*error))
                                       : outcome::success(existed ? "true" : "false"));
                        });
 }
 
-void locate_service(const method_env& env, const call_info& call, const outcome_fn& done) {
+void locate_service(const method_env& env, const call_info& call, outcome_fn& done) {
     static constexpr std::array<param_spec, 1> specs{{{"name"}}};
     std::array<const json*, 1> p{};
     if (auto why = bind(call, specs, p)) return done(invalid_params(std::move(*why)));
@@ -192,7 +193,7 @@ void locate_service(const method_env& env, const call_info& call, const outcome_
     done(outcome::success(std::move(out)));
 }
 
-void list_services(const method_env& env, const call_info& call, const outcome_fn& done) {
+void list_services(const method_env& env, const call_info& call, outcome_fn& done) {
     static constexpr std::array<param_spec, 1> specs{{{"pattern", false}}};
     std::array<const json*, 1> p{};
     if (auto why = bind(call, specs, p)) return done(invalid_params(std::move(*why)));
@@ -225,7 +226,7 @@ void list_services(const method_env& env, const call_info& call, const outcome_f
     done(outcome::success(std::move(out)));
 }
 
-void get_service_specs(const method_env& env, const call_info& call, const outcome_fn& done) {
+void get_service_specs(const method_env& env, const call_info& call, outcome_fn& done) {
     static constexpr std::array<param_spec, 0> specs{};
     std::array<const json*, 0> p{};
     if (auto why = bind(call, specs, p)) return done(invalid_params(std::move(*why)));

@@ -42,7 +42,9 @@ struct method_entry {
     std::string_view name;
     std::string_view description;
     bool writes;  // goes through the database; a later read in the same batch waits for it
-    void (*invoke)(const method_env&, const call_info&, const outcome_fn&);
+    // Calls `done` once. May move from `done` (to finish later); if it throws, `done` is either
+    // untouched or empty.
+    void (*invoke)(const method_env&, const call_info&, outcome_fn& done);
 };
 
 // Every method servreg answers, in a stable order.

@@ -9,8 +9,10 @@
 #include <limits>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <shared_mutex>
 #include <stdexcept>
+#include <unordered_set>
 
 namespace servreg::registry {
 
@@ -90,6 +92,17 @@ std::uint32_t endpoint_hash(std::string_view host, std::uint16_t port) noexcept 
     return static_cast<std::uint32_t>(h);
 }
 
+// The key of an endpoint in the maps that only merging uses.
+std::string endpoint_key(std::string_view host, std::uint16_t port) {
+    std::string key;
+    key.reserve(host.size() + 3);
+    key.append(host);
+    key.push_back('\0');  // hosts hold no control characters
+    key.push_back(static_cast<char>(port >> 8));
+    key.push_back(static_cast<char>(port & 0xff));
+    return key;
+}
+
 }  // namespace
 
 struct index::impl {
@@ -111,6 +124,13 @@ struct index::impl {
         void seen(std::int64_t now_ms) noexcept {
             last_seen_ms.store(now_ms, std::memory_order_relaxed);
         }
+        // Under the shared lock, racing with local pings: never moves last_seen back.
+        void seen_at_least(std::int64_t t) noexcept {
+            std::int64_t current = last_seen();
+            while (current < t &&
+                   !last_seen_ms.compare_exchange_weak(current, t, std::memory_order_relaxed)) {
+            }
+        }
     };
 
     mutable std::shared_mutex mutex;
@@ -126,6 +146,11 @@ struct index::impl {
     // Open addressing with linear probing, at most half full; holds slot ids or no_slot.
     std::vector<slot_id> table;
     std::atomic<std::uint64_t> generation{0};
+    // Endpoints deleted lately and absent from the index, with the time of their deletion:
+    // a row read before the delete must not bring them back (see merge). Kept only while
+    // another process's changes are merged.
+    bool track_deletions = false;
+    std::map<std::string, std::int64_t, std::less<>> deletions;
 
     instance& slot(slot_id s) noexcept { return blocks[s >> block_bits][s & (block_size - 1)]; }
     const instance& slot(slot_id s) const noexcept {
@@ -280,17 +305,32 @@ struct index::impl {
                 inst.seen(now_ms);
                 return;
             }
-            const auto owner = prepare_name(name).first;
-            detach(s);
-            attach(s, owner);
-            inst.first_seen_ms = now_ms;
-            inst.seen(now_ms);
-            bump();
+            move(s, name, now_ms, now_ms);
             return;
         }
+        insert(name, host, port, hash, now_ms, now_ms);
+        // What this process committed is newer than any deletion it heard of.
+        if (!deletions.empty()) forget_deletion(host, port);
+    }
+
+    // Gives instance `s` to another name. Strong guarantee.
+    void move(slot_id s, std::string_view name, std::int64_t first_seen_ms,
+              std::int64_t last_seen_ms) {
+        instance& inst = slot(s);
+        const auto owner = prepare_name(name).first;
+        detach(s);
+        attach(s, owner);
+        inst.first_seen_ms = first_seen_ms;
+        inst.seen(last_seen_ms);
+        bump();
+    }
+
+    // A new instance. Strong guarantee.
+    void insert(std::string_view name, std::string_view host, std::uint16_t port,
+                std::uint32_t hash, std::int64_t first_seen_ms, std::int64_t last_seen_ms) {
         const auto [owner, created] = prepare_name(name);
         try {
-            attach(add(std::string(host), port, hash, now_ms, now_ms), owner);
+            attach(add(std::string(host), port, hash, first_seen_ms, last_seen_ms), owner);
         } catch (...) {
             if (created) names.erase(owner);
             throw;
@@ -298,7 +338,37 @@ struct index::impl {
         bump();
     }
 
+    // Removes live instance `s`.
+    void remove(slot_id s) noexcept {
+        detach(s);
+        forget(s);
+        bump();
+    }
+
+    // --- deletions (merging only) ---
+
+    void remember_deletion(std::string_view host, std::uint16_t port, std::int64_t at_ms) {
+        auto [it, added] = deletions.try_emplace(endpoint_key(host, port), at_ms);
+        if (!added) it->second = std::max(it->second, at_ms);
+    }
+
+    void forget_deletion(std::string_view host, std::uint16_t port) {
+        if (auto it = deletions.find(endpoint_key(host, port)); it != deletions.end()) {
+            deletions.erase(it);
+        }
+    }
+
+    // The time endpoint was deleted, if that is remembered.
+    std::optional<std::int64_t> deleted_at(std::string_view host, std::uint16_t port) const {
+        if (deletions.empty()) return std::nullopt;
+        if (auto it = deletions.find(endpoint_key(host, port)); it != deletions.end()) {
+            return it->second;
+        }
+        return std::nullopt;
+    }
+
     void clear() noexcept {
+        deletions.clear();
         names.clear();
         blocks.clear();
         table.clear();
@@ -385,16 +455,108 @@ void index::apply_ping(std::string_view name, std::string_view host, std::uint16
     d.upsert(name, host, port, hash, now_ms);
 }
 
-bool index::apply_unregister(std::string_view host, std::uint16_t port) {
+bool index::apply_unregister(std::string_view host, std::uint16_t port,
+                             std::int64_t deleted_at_ms) {
     impl& d = *impl_;
     const std::uint32_t hash = endpoint_hash(host, port);
     std::unique_lock lock(d.mutex);
     const slot_id s = d.find(host, port, hash);
-    if (s == no_slot) return false;
-    d.detach(s);
-    d.forget(s);
-    d.bump();
+    if (s == no_slot) {
+        if (d.track_deletions) d.remember_deletion(host, port, deleted_at_ms);
+        return false;
+    }
+    // Remembered first: if that throws, nothing changed.
+    if (d.track_deletions) {
+        d.remember_deletion(host, port, std::max(deleted_at_ms, d.slot(s).last_seen()));
+    }
+    d.remove(s);
     return true;
+}
+
+void index::track_deletions(bool on) {
+    std::unique_lock lock(impl_->mutex);
+    impl_->track_deletions = on;
+    if (!on) impl_->deletions.clear();
+}
+
+index::merge_stats index::merge(const storage::changes& changes,
+                                std::int64_t forget_deletions_before_ms) {
+    impl& d = *impl_;
+    merge_stats stats;
+    // Rows that need the exclusive lock: new instances, moves, restarted first_seen.
+    std::vector<std::size_t> structural;
+    bool deletions_kept = false;
+    {
+        // Most rows are pings of known instances: refreshing them needs only the shared lock.
+        std::shared_lock lock(d.mutex);
+        for (std::size_t i = 0; i < changes.rows.size(); ++i) {
+            const auto& row = changes.rows[i];
+            const slot_id s = d.find(row.host, row.port, endpoint_hash(row.host, row.port));
+            if (s != no_slot) {
+                auto& inst = d.slot(s);
+                if (row.last_seen_ms <= inst.last_seen()) continue;
+                if (inst.owner->first == row.name && inst.first_seen_ms == row.first_seen_ms) {
+                    inst.seen_at_least(row.last_seen_ms);
+                    ++stats.updated;
+                    continue;
+                }
+            }
+            structural.push_back(i);
+        }
+        deletions_kept = !d.deletions.empty();
+    }
+    if (structural.empty() && changes.tombstones.empty() && !deletions_kept) return stats;
+
+    // The tombstones were read before the rows: an endpoint that has both was deleted and then
+    // pinged again, and the row is the later truth.
+    std::unordered_set<std::string> with_row;
+    if (!changes.tombstones.empty()) {
+        with_row.reserve(changes.rows.size());
+        for (const auto& row : changes.rows) with_row.insert(endpoint_key(row.host, row.port));
+    }
+
+    std::unique_lock lock(d.mutex);
+    for (const auto& t : changes.tombstones) {
+        if (with_row.contains(endpoint_key(t.host, t.port))) continue;
+        const slot_id s = d.find(t.host, t.port, endpoint_hash(t.host, t.port));
+        if (s != no_slot) {
+            // Seen after the delete: pinged again since (or by a clock ahead of the deleter's).
+            if (d.slot(s).last_seen() > t.deleted_at_ms) continue;
+            d.remember_deletion(t.host, t.port, t.deleted_at_ms);
+            d.remove(s);
+            ++stats.removed;
+        } else {
+            d.remember_deletion(t.host, t.port, t.deleted_at_ms);
+        }
+    }
+    for (const std::size_t i : structural) {
+        const auto& row = changes.rows[i];
+        const std::uint32_t hash = endpoint_hash(row.host, row.port);
+        if (const slot_id s = d.find(row.host, row.port, hash); s != no_slot) {
+            auto& inst = d.slot(s);
+            if (row.last_seen_ms <= inst.last_seen()) continue;  // a local ping came in between
+            if (inst.owner->first == row.name) {
+                inst.first_seen_ms = row.first_seen_ms;
+                inst.seen(row.last_seen_ms);
+            } else {
+                d.move(s, row.name, row.first_seen_ms, row.last_seen_ms);
+            }
+            ++stats.updated;
+            continue;
+        }
+        if (const auto deleted = d.deleted_at(row.host, row.port)) {
+            const bool read_after_delete =
+                !with_row.empty() && with_row.contains(endpoint_key(row.host, row.port));
+            // A row as old as the deletion was read before it committed.
+            if (*deleted >= row.last_seen_ms && !read_after_delete) continue;
+            d.forget_deletion(row.host, row.port);
+        }
+        d.insert(row.name, row.host, row.port, hash, row.first_seen_ms, row.last_seen_ms);
+        ++stats.inserted;
+    }
+    std::erase_if(d.deletions,
+                  [&](const auto& entry) { return entry.second < forget_deletions_before_ms; });
+    return stats;
 }
 
 std::size_t index::prune(std::int64_t cutoff_ms) {

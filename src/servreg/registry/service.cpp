@@ -51,7 +51,7 @@ void service::unregister(std::string host, std::uint16_t port, unregister_done d
         const bool existed = !result.error && result.existed;
         if (!result.error) {
             try {
-                idx->apply_unregister(committed.host, committed.port);
+                idx->apply_unregister(committed.host, committed.port, committed.now_ms);
             } catch (...) {
                 // Cannot happen short of a broken mutex; the write itself is durable.
             }

@@ -5,15 +5,19 @@
 #include <soci/soci.h>
 #include <soci/sqlite3/soci-sqlite3.h>
 #include <spdlog/spdlog.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <numeric>
 #include <optional>
 #include <thread>
 #include <tuple>
+#include <type_traits>
 #include <vector>
 
 #include "servreg/storage/store.h"
@@ -39,10 +43,23 @@ struct dialect {
     // SOCI runs a bulk bind as one round trip per row on the servers; statements of many rows
     // save those. SQLite has no round trips and is faster with bulk binds.
     bool multi_row_upserts;
+    // What follows "INSERT INTO servreg_tombstones (...) SELECT ...": a later deletion of the
+    // same endpoint replaces the earlier one.
+    std::string_view tombstone_conflict;
+    // The larger of two values: MAX(a, b) is SQLite's spelling of GREATEST.
+    std::string_view greatest;
     // The column names of servreg_services, empty when the table does not exist.
     std::string_view columns_query;
+    // Whether an index exists: :table_name, :index_name bind; empty where CREATE INDEX IF NOT
+    // EXISTS does the job.
+    std::string_view index_exists_query;
     // Run after every (re)connect.
     std::vector<std::string_view> session_setup;
+    // Connect-string settings added unless the URL gives them: they bound how long a call can
+    // wait on a server that vanished (see open_session).
+    std::vector<std::pair<std::string_view, std::string_view>> connect_defaults;
+    // Other servreg processes may share the database: their changes are polled.
+    bool shared;
 };
 
 const dialect& dialect_for(database_kind kind) {
@@ -57,8 +74,14 @@ const dialect& dialect_for(database_kind kind) {
             "THEN servreg_services.first_seen ELSE excluded.first_seen END, "
             "name = excluded.name, last_seen = excluded.last_seen",
         .multi_row_upserts = false,
+        .tombstone_conflict =
+            " ON CONFLICT (host, port) DO UPDATE SET deleted_at = excluded.deleted_at",
+        .greatest = "MAX",
         .columns_query = "SELECT name FROM pragma_table_info('servreg_services')",
+        .index_exists_query = "",
         .session_setup = {},
+        .connect_defaults = {},
+        .shared = false,
     };
     static const dialect postgresql{
         .kind = database_kind::postgresql,
@@ -67,11 +90,26 @@ const dialect& dialect_for(database_kind kind) {
         .index_in_create_table = false,
         .upsert_conflict = sqlite.upsert_conflict,
         .multi_row_upserts = true,
+        .tombstone_conflict = sqlite.tombstone_conflict,
+        .greatest = "GREATEST",
         .columns_query =
             "SELECT CAST(column_name AS VARCHAR(255)) FROM information_schema.columns "
             "WHERE table_schema = current_schema() "
             "AND table_name = 'servreg_services'",
-        .session_setup = {"SET client_encoding TO 'UTF8'"},
+        .index_exists_query = "",
+        // A statement (a lock wait included) that takes longer than a client may wait fails
+        // on the server rather than holding the writer.
+        .session_setup = {"SET client_encoding TO 'UTF8'", "SET client_min_messages TO ERROR",
+                          "SET statement_timeout = 1500"},
+        // libpq has no read timeout: a server that vanished without closing the connection is
+        // found by TCP keepalives (idle 1 s, one probe of 1 s), and unacknowledged data by
+        // tcp_user_timeout. connect_timeout comes from the URL translation.
+        .connect_defaults = {{"keepalives", "1"},
+                             {"keepalives_idle", "1"},
+                             {"keepalives_interval", "1"},
+                             {"keepalives_count", "1"},
+                             {"tcp_user_timeout", "1500"}},
+        .shared = true,
     };
     static const dialect mysql{
         .kind = database_kind::mysql,
@@ -85,13 +123,22 @@ const dialect& dialect_for(database_kind kind) {
             "first_seen, VALUES(first_seen)), "
             "name = VALUES(name), last_seen = VALUES(last_seen)",
         .multi_row_upserts = true,
+        .tombstone_conflict = " ON DUPLICATE KEY UPDATE deleted_at = VALUES(deleted_at)",
+        .greatest = "GREATEST",
         .columns_query =
             "SELECT CAST(column_name AS CHAR(255)) FROM information_schema.columns "
             "WHERE table_schema = DATABASE() AND table_name = 'servreg_services'",
+        .index_exists_query =
+            "SELECT COUNT(*) FROM information_schema.statistics WHERE table_schema = DATABASE() "
+            "AND table_name = :table_name AND index_name = :index_name",
         // READ COMMITTED takes no gap locks, so concurrent upserts from several servreg
-        // processes deadlock far less.
+        // processes deadlock far less. A lock wait gives up after 1 s (the least InnoDB
+        // takes) instead of 50; read_timeout and write_timeout come from the URL translation.
         .session_setup = {"SET NAMES utf8mb4",
-                          "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED"},
+                          "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED",
+                          "SET SESSION innodb_lock_wait_timeout = 1"},
+        .connect_defaults = {},
+        .shared = true,
     };
     switch (kind) {
         case database_kind::postgresql:
@@ -141,6 +188,36 @@ void migrate_to_1(soci::session& sql, const dialect& d) {
     }
 }
 
+void create_index(soci::session& sql, const dialect& d, const std::string& table,
+                  const std::string& index, const std::string& columns) {
+    if (d.index_exists_query.empty()) {
+        sql << "CREATE INDEX IF NOT EXISTS " + index + " ON " + table + " (" + columns + ")";
+        return;
+    }
+    // MySQL knows no CREATE INDEX IF NOT EXISTS.
+    long long count = 0;
+    sql << d.index_exists_query, soci::use(table, "table_name"), soci::use(index, "index_name"),
+        soci::into(count);
+    if (count == 0) sql << "CREATE INDEX " + index + " ON " + table + " (" + columns + ")";
+}
+
+// Version 2: what several servreg processes on one database need to see each other's changes.
+// servreg_tombstones remembers deleted endpoints for a while; the index on last_seen lets each
+// process read what was pinged lately without scanning the table. SQLite, which one process
+// owns, does without that index: it would only slow every ping down.
+void migrate_to_2(soci::session& sql, const dialect& d) {
+    const std::string text(d.text_type);
+    std::string create = "CREATE TABLE IF NOT EXISTS servreg_tombstones (host " + text +
+                         " NOT NULL, port INTEGER NOT NULL, deleted_at BIGINT NOT NULL, "
+                         "PRIMARY KEY (host, port))";
+    create += d.table_options;
+    sql << create;
+    create_index(sql, d, "servreg_tombstones", "servreg_tombstones_deleted_at", "deleted_at");
+    if (d.shared) {
+        create_index(sql, d, "servreg_services", "servreg_services_last_seen", "last_seen");
+    }
+}
+
 struct migration {
     int version;  // the schema version after it ran
     void (*run)(soci::session&, const dialect&);
@@ -148,7 +225,7 @@ struct migration {
 
 // Applied in order from the database's version. Each must be idempotent: MySQL commits DDL at
 // once, so a crash can leave a migration done but not yet recorded.
-constexpr std::array migrations{migration{1, &migrate_to_1}};
+constexpr std::array migrations{migration{1, &migrate_to_1}, migration{2, &migrate_to_2}};
 static_assert(migrations.back().version == schema_version);
 
 // --- error classification ----------------------------------------------------------------------
@@ -223,6 +300,12 @@ std::string common_reason(std::string_view msg, std::string_view display) {
 // What goes wrong only while connecting. `msg` is lowercase.
 std::string connect_reason(std::string_view msg) {
     if (has(msg, {"connection refused"})) return "connection refused";
+    // MySQL's clients say "can't connect to server on 'host' (errno)"; MariaDB's, which
+    // connects without blocking, reports a refused connection as EINPROGRESS.
+    if (has(msg, {"can't connect"})) {
+        if (has(msg, {"(111)", "(115)"})) return "connection refused";
+        if (has(msg, {"(110)"})) return "connection timed out";
+    }
     if (has(msg,
             {"could not translate host name", "unknown mysql server host", "unknown server host",
              "name or service not known", "temporary failure in name resolution"})) {
@@ -247,7 +330,8 @@ bool is_transient(const std::exception& e) {
         const int code = s->result() & 0xff;
         return code == SQLITE_BUSY || code == SQLITE_LOCKED;
     }
-    return has(message_of(e), {"deadlock", "could not serialize"});
+    // CockroachDB asks the client to run a transaction again ("restart transaction").
+    return has(message_of(e), {"deadlock", "could not serialize", "restart transaction"});
 }
 
 // Startup races between processes creating the same schema.
@@ -278,7 +362,16 @@ std::string redact(std::string text, const std::vector<std::string>& secrets) {
             text.replace(at, secret.size(), "***");
         }
     }
-    return text;
+    // libpq's messages span lines ("...unexpectedly\n\tThis probably means..."): one log line.
+    std::string line;
+    line.reserve(text.size());
+    for (const char c : text) {
+        const bool space = c == '\n' || c == '\t' || c == '\r';
+        if (space && (line.empty() || line.back() == ' ')) continue;
+        line.push_back(space ? ' ' : c);
+    }
+    while (!line.empty() && line.back() == ' ') line.pop_back();
+    return line;
 }
 
 // --- the store ---------------------------------------------------------------------------------
@@ -291,6 +384,7 @@ public:
     void apply(std::span<const write_op> ops, std::vector<bool>& existed) override;
     std::size_t prune(std::int64_t cutoff_ms) override;
     void probe() override;
+    changes changes_since(std::int64_t since_ms) override;
 
 private:
     // Statements prepared once per connection, with the variables they are bound to.
@@ -310,8 +404,10 @@ private:
         std::array<long long, row_counts[0]> row_last_seen{};
         std::string remove_host;
         int remove_port = 0;
+        long long remove_at = 0;
         std::optional<soci::statement> bulk_upsert;
         std::vector<soci::statement> multi_upserts;  // one per row_counts entry
+        soci::statement bury;  // the tombstone of remove_host:remove_port, if its row exists
         soci::statement remove;
 
         statements(soci::session& sql, const dialect& d, bool multi_row);
@@ -334,6 +430,8 @@ private:
     void commit();
     void rollback_quietly() noexcept;
     void reconnect_if_broken();
+    void remember_file();
+    void check_file();
     void plan(std::span<const write_op> ops);
     void execute_plan(std::span<const write_op> ops, std::vector<bool>& existed);
     template <typename F>
@@ -346,8 +444,25 @@ private:
     soci::session sql_;
     std::unique_ptr<statements> statements_;  // after sql_: destroyed before the session
     bool broken_ = false;
+    // When the last reconnection failed: the next is tried only after reconnect_pause, so that
+    // writes during an outage fail at once instead of each waiting for a connect timeout.
+    std::optional<std::chrono::steady_clock::time_point> reconnect_failed_at_;
+    std::string outage_reason_;
+    // An outage is logged as a warning once, then quietly until the database is back.
+    bool in_outage_ = false;
     bool in_transaction_ = false;
     bool committing_ = false;
+    // An SQLite database file, as it was at start: SQLite keeps its file open, so a file deleted
+    // or replaced under it goes on working on the old inode, and every later write is lost at
+    // the next start. check_file() notices.
+    struct file_identity {
+        std::string path;
+        dev_t device = 0;
+        ino_t inode = 0;
+    };
+    std::optional<file_identity> file_;
+    std::chrono::steady_clock::time_point file_checked_;
+    bool file_ok_ = true;  // at the last check
     std::vector<std::size_t> order_;
     std::vector<step> steps_;
 };
@@ -365,8 +480,19 @@ std::string upsert_sql(const dialect& d, std::size_t rows) {
     return sql;
 }
 
+std::string bury_sql(const dialect& d) {
+    // The tombstone's time is at least the deleted row's last_seen, so that every process that
+    // knew the row removes it even when the deleter's clock runs behind the pinger's.
+    return "INSERT INTO servreg_tombstones (host, port, deleted_at) SELECT host, port, " +
+           std::string(d.greatest) +
+           "(last_seen, :deleted_at) FROM servreg_services WHERE host = :host AND port = :port" +
+           std::string(d.tombstone_conflict);
+}
+
 soci_store::statements::statements(soci::session& sql, const dialect& d, bool multi_row)
-    : remove((sql.prepare << "DELETE FROM servreg_services WHERE host = :host AND port = :port",
+    : bury((sql.prepare << bury_sql(d), soci::use(remove_at), soci::use(remove_host),
+            soci::use(remove_port))),
+      remove((sql.prepare << "DELETE FROM servreg_services WHERE host = :host AND port = :port",
               soci::use(remove_host), soci::use(remove_port))) {
     if (!multi_row) {
         bulk_upsert.emplace((sql.prepare << upsert_sql(d, 1), soci::use(names), soci::use(hosts),
@@ -432,8 +558,14 @@ soci_store::soci_store(const config::database_target& target, const store_option
       secrets_(secrets_of(target.connect_string)) {
     secrets_.insert(secrets_.end(), target.secrets.begin(), target.secrets.end());
     std::erase_if(secrets_, [](const std::string& secret) { return secret.empty(); });
+    for (const auto& [key, value] : dialect_.connect_defaults) {
+        if (!connect_string_value(target_.connect_string, key)) {
+            target_.connect_string += " " + std::string(key) + "=" + std::string(value);
+        }
+    }
     open_session();
     prepare_schema();
+    remember_file();
     try {
         statements_ = std::make_unique<statements>(sql_, dialect_, multi_row_);
     } catch (const std::exception& e) {
@@ -536,10 +668,16 @@ void soci_store::ensure_schema() {
         }
     } lock{sql_, mysql};
 
-    begin();
-    if (dialect_.kind == database_kind::postgresql) {
-        sql_ << "LOCK TABLE servreg_schema IN EXCLUSIVE MODE";
+    // CockroachDB and YugabyteDB speak PostgreSQL's protocol but have no LOCK TABLE: there,
+    // concurrent creators rely on the idempotent migrations and the retry of prepare_schema.
+    bool table_locks = dialect_.kind == database_kind::postgresql;
+    if (table_locks) {
+        std::string server;
+        sql_ << "SELECT version()", soci::into(server);
+        table_locks = !has(lowercase(server), {"cockroachdb", "yugabyte"});
     }
+    begin();
+    if (table_locks) sql_ << "LOCK TABLE servreg_schema IN EXCLUSIVE MODE";
     std::vector<int> rows(8);
     sql_ << "SELECT version FROM servreg_schema", soci::into(rows);
     const int current = rows.empty() ? 0 : std::ranges::max(rows);
@@ -594,8 +732,20 @@ void soci_store::rollback_quietly() noexcept {
     }
 }
 
+// How long after a failed reconnection the next one is tried; the writer's probe (every second)
+// and the poller try again by themselves.
+constexpr auto reconnect_pause = std::chrono::milliseconds(500);
+
+// A failure that took longer than this was a timeout, not a closed connection: trying again at
+// once would only double the wait.
+constexpr auto quick_failure = std::chrono::milliseconds(300);
+
 void soci_store::reconnect_if_broken() {
     if (!broken_) return;
+    const auto now = std::chrono::steady_clock::now();
+    if (reconnect_failed_at_ && now - *reconnect_failed_at_ < reconnect_pause) {
+        throw storage_error(outage_reason_);
+    }
     statements_.reset();  // they belong to the old connection
     try {
         sql_.reconnect();
@@ -603,12 +753,34 @@ void soci_store::reconnect_if_broken() {
         statements_ = std::make_unique<statements>(sql_, dialect_, multi_row_);
     } catch (const std::exception& e) {
         statements_.reset();
-        spdlog::warn("storage: reconnecting to {} failed: {}", target_.display,
-                     redact(e.what(), secrets_));
-        throw storage_error("connection to " + target_.display + " lost");
+        reconnect_failed_at_ = std::chrono::steady_clock::now();
+        std::string reason =
+            client_reason(e, target_.kind, target_.display, false, error_phase::connect);
+        // "cannot open X: connection refused" reads as "connection to X lost: connection refused".
+        if (const auto colon = reason.find(": "); colon != std::string::npos) {
+            reason = "connection to " + target_.display + " lost: " + reason.substr(colon + 2);
+        }
+        outage_reason_ = std::move(reason);
+        spdlog::log(in_outage_ ? spdlog::level::debug : spdlog::level::warn,
+                    "storage: reconnecting to {} failed: {}", target_.display,
+                    redact(e.what(), secrets_));
+        in_outage_ = true;
+        throw storage_error(outage_reason_);
     }
     broken_ = false;
+    reconnect_failed_at_.reset();
+    in_outage_ = false;
     spdlog::info("storage: reconnected to {}", target_.display);
+}
+
+// Messages by which the client libraries say that the connection is gone (lowercase), so that
+// no round trip is spent asking a session that cannot answer.
+bool says_connection_lost(std::string_view msg) {
+    return has(msg,
+               {"server closed the connection", "lost connection", "has gone away",
+                "no connection to the server", "terminating connection", "connection not open",
+                "could not receive data", "could not send data", "broken pipe", "connection reset",
+                "timed out", "server shutdown", "connection refused", "eof detected"});
 }
 
 // Runs `body` (one transaction at most), turning every failure into a storage_error. A body that
@@ -618,20 +790,45 @@ auto soci_store::guarded(std::string_view operation, F&& body) -> decltype(body(
     for (int attempt = 1;; ++attempt) {
         reconnect_if_broken();
         committing_ = false;
+        const auto started = std::chrono::steady_clock::now();
         try {
-            return body();
+            if constexpr (std::is_void_v<decltype(body())>) {
+                body();
+                in_outage_ = false;
+                return;
+            } else {
+                auto result = body();
+                in_outage_ = false;
+                return result;
+            }
         } catch (const storage_error&) {
             rollback_quietly();
             throw;
         } catch (const std::exception& e) {
-            rollback_quietly();
-            // SQLite has no connection to lose; asking the others costs a round trip, and
-            // only on failure.
-            const bool connected = dialect_.kind == database_kind::sqlite || sql_.is_connected();
-            if (!connected) broken_ = true;
-            spdlog::warn("storage: {} on {} failed: {}", operation, target_.display,
-                         redact(e.what(), secrets_));
-            const bool lost_before_commit = !connected && !committing_ && attempt == 1;
+            const bool quick = std::chrono::steady_clock::now() - started < quick_failure;
+            const std::string message = message_of(e);
+            // SQLite has no connection to lose; asking the others costs a round trip, and only
+            // on failure. A session that said it lost its connection is not asked.
+            const bool connected = dialect_.kind == database_kind::sqlite ||
+                                   (!says_connection_lost(message) && sql_.is_connected());
+            if (connected) {
+                rollback_quietly();
+            } else {
+                // A rollback would wait on the dead connection; the server rolls back anyway.
+                in_transaction_ = false;
+                broken_ = true;
+            }
+            // SQLite opens a file it may not write read-only, and it stays so for the life of
+            // the connection: reopen it next time, so that writes resume once it is writable.
+            if (const auto* s = dynamic_cast<const soci::sqlite3_soci_error*>(&e);
+                s != nullptr && (s->result() & 0xff) == SQLITE_READONLY) {
+                broken_ = true;
+            }
+            spdlog::log(in_outage_ && !connected ? spdlog::level::debug : spdlog::level::warn,
+                        "storage: {} on {} failed: {}", operation, target_.display,
+                        redact(e.what(), secrets_));
+            if (!connected) in_outage_ = true;
+            const bool lost_before_commit = !connected && !committing_ && attempt == 1 && quick;
             const bool lost_a_race =
                 dialect_.kind != database_kind::sqlite && attempt < 4 && is_transient(e);
             if (lost_before_commit || lost_a_race) continue;
@@ -728,15 +925,50 @@ void soci_store::execute_plan(std::span<const write_op> ops, std::vector<bool>& 
         if (s.pending_for(op)) s.execute_upserts();
         s.remove_host = op.host;
         s.remove_port = op.port;
+        s.remove_at = op.now_ms;
+        s.bury.execute(true);
         s.remove.execute(true);
         existed[st.index] = s.remove.get_affected_rows() > 0;
     }
     s.execute_upserts();
 }
 
+void soci_store::remember_file() {
+    if (dialect_.kind != database_kind::sqlite) return;
+    auto path = connect_string_value(target_.connect_string, "db");
+    struct stat st {};
+    if (!path || path->empty() || *path == ":memory:" || ::stat(path->c_str(), &st) != 0) return;
+    file_ = file_identity{std::move(*path), st.st_dev, st.st_ino};
+    file_checked_ = std::chrono::steady_clock::now();
+}
+
+void soci_store::check_file() {
+    if (!file_) return;
+    file_checked_ = std::chrono::steady_clock::now();
+    file_ok_ = false;
+    struct stat st {};
+    if (::stat(file_->path.c_str(), &st) != 0) {
+        const int error = errno;
+        throw storage_error(error == ENOENT
+                                ? target_.display + " is gone (deleted or renamed)"
+                                : target_.display + " cannot be reached: " + std::strerror(error));
+    }
+    if (st.st_dev != file_->device || st.st_ino != file_->inode) {
+        throw storage_error(target_.display +
+                            " was replaced by another file; restart servreg to use it");
+    }
+    file_ok_ = true;
+}
+
 void soci_store::apply(std::span<const write_op> ops, std::vector<bool>& existed) {
     existed.assign(ops.size(), false);
     if (ops.empty()) return;
+    // A write into a deleted file would be answered and then lost. A stat a second is cheap;
+    // once the file is missing, every write looks until it is back.
+    if (file_ && (!file_ok_ ||
+                  std::chrono::steady_clock::now() - file_checked_ >= std::chrono::seconds(1))) {
+        check_file();
+    }
     plan(ops);
     guarded("writing", [&] {
         existed.assign(ops.size(), false);
@@ -750,15 +982,83 @@ void soci_store::apply(std::span<const write_op> ops, std::vector<bool>& existed
 std::size_t soci_store::prune(std::int64_t cutoff_ms) {
     return guarded("pruning", [&] {
         long long cutoff = cutoff_ms;
+        long long now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                            std::chrono::system_clock::now().time_since_epoch())
+                            .count();
+        long long forget = now - tombstone_retention.count();
+        begin();
+        sql_ << "INSERT INTO servreg_tombstones (host, port, deleted_at) "
+                "SELECT host, port, :now FROM servreg_services WHERE last_seen < :cutoff" +
+                    std::string(dialect_.tombstone_conflict),
+            soci::use(now), soci::use(cutoff);
         soci::statement st =
             (sql_.prepare << "DELETE FROM servreg_services WHERE last_seen < :cutoff",
              soci::use(cutoff));
         st.execute(true);
-        return static_cast<std::size_t>(st.get_affected_rows());
+        const auto removed = static_cast<std::size_t>(st.get_affected_rows());
+        sql_ << "DELETE FROM servreg_tombstones WHERE deleted_at < :forget", soci::use(forget);
+        commit();
+        return removed;
+    });
+}
+
+changes soci_store::changes_since(std::int64_t since_ms) {
+    return guarded("polling", [&] {
+        changes out;
+        long long since = since_ms;
+        constexpr std::size_t chunk = 4096;
+        // Tombstones first, each query in its own snapshot: a row read afterwards that has a
+        // tombstone too was pinged again after its deletion (see registry::index::merge).
+        {
+            std::vector<std::string> hosts(chunk);
+            std::vector<int> ports(chunk);
+            std::vector<long long> deleted_at(chunk);
+            soci::statement st =
+                (sql_.prepare << "SELECT host, port, deleted_at FROM "
+                                 "servreg_tombstones WHERE deleted_at >= :since",
+                 soci::use(since), soci::into(hosts), soci::into(ports), soci::into(deleted_at));
+            st.execute();
+            while (st.fetch()) {
+                for (std::size_t i = 0; i < hosts.size(); ++i) {
+                    out.tombstones.push_back({.host = std::move(hosts[i]),
+                                              .port = static_cast<std::uint16_t>(ports[i]),
+                                              .deleted_at_ms = deleted_at[i]});
+                }
+                hosts.resize(chunk);
+                ports.resize(chunk);
+                deleted_at.resize(chunk);
+            }
+        }
+        std::vector<std::string> names(chunk);
+        std::vector<std::string> hosts(chunk);
+        std::vector<int> ports(chunk);
+        std::vector<long long> first_seen(chunk);
+        std::vector<long long> last_seen(chunk);
+        soci::statement st = (sql_.prepare << "SELECT name, host, port, first_seen, last_seen FROM "
+                                              "servreg_services WHERE last_seen >= :since",
+                              soci::use(since), soci::into(names), soci::into(hosts),
+                              soci::into(ports), soci::into(first_seen), soci::into(last_seen));
+        st.execute();
+        while (st.fetch()) {
+            for (std::size_t i = 0; i < names.size(); ++i) {
+                out.rows.push_back({.name = std::move(names[i]),
+                                    .host = std::move(hosts[i]),
+                                    .port = static_cast<std::uint16_t>(ports[i]),
+                                    .first_seen_ms = first_seen[i],
+                                    .last_seen_ms = last_seen[i]});
+            }
+            names.resize(chunk);
+            hosts.resize(chunk);
+            ports.resize(chunk);
+            first_seen.resize(chunk);
+            last_seen.resize(chunk);
+        }
+        return out;
     });
 }
 
 void soci_store::probe() {
+    check_file();
     // A read of the schema table rather than SELECT 1: it also proves an SQLite file readable.
     guarded("probing", [&] {
         int version = 0;
@@ -828,6 +1128,10 @@ std::string client_reason(const std::exception& e, config::database_kind kind,
         return "connection to " + std::string(display) + " lost";
     }
     return "database error on " + std::string(display);
+}
+
+changes store::changes_since(std::int64_t /*since_ms*/) {
+    throw storage_error("this store cannot report changes");
 }
 
 std::unique_ptr<store> open_store(const config::database_target& target,

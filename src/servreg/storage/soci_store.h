@@ -14,7 +14,7 @@
 namespace servreg::storage {
 
 // The schema version this binary creates and upgrades to (the number of migrations it knows).
-inline constexpr int schema_version = 1;
+inline constexpr int schema_version = 2;
 
 // Choices open_store() makes by itself, which tests may override.
 struct store_options {
