@@ -2,6 +2,9 @@
 # shellcheck shell=bash
 
 SERVREG_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# Paths below the checkout are hashed relative to it, so ccache shares objects between clones
+# and build directories.
+export CCACHE_BASEDIR="$SERVREG_ROOT"
 
 # Packages needed to build servreg.
 SERVREG_BUILD_PACKAGES=(
