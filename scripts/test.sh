@@ -5,7 +5,10 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 ensure_packages "${SERVREG_BUILD_PACKAGES[@]}" \
-    python3 python3-tinyrpc python3-gevent-websocket python3-requests nodejs npm curl
+    python3 python3-tinyrpc python3-gevent-websocket python3-requests curl
+# Node.js for the jayson client: Debian's, unless a Node.js with npm is already installed
+# (Debian's npm package conflicts with other Node.js distributions).
+command -v npm >/dev/null 2>&1 || ensure_packages nodejs npm
 
 # npm's jayson client, pinned by tests/clients/package-lock.json.
 if [ ! -d "$SERVREG_ROOT/tests/clients/node_modules/jayson" ]; then
