@@ -148,6 +148,13 @@ TEST_F(Dispatcher, ParseErrorIsMinus32700WithNullId) {
     }
 }
 
+TEST_F(Dispatcher, NumberBeyondADoubleIsAParseError) {
+    std::string body = R"({"jsonrpc":"2.0","method":"ping","params":["a","h",1e400],"id":1})";
+    auto r = call_json(body);
+    EXPECT_EQ(r["error"]["code"], -32700) << "request: " << body << " reply: " << r;
+    EXPECT_EQ(index_->size(), 0u);
+}
+
 TEST_F(Dispatcher, InvalidRequestsAreMinus32600) {
     for (std::string body :
          {R"(5)", R"("x")", R"({"jsonrpc":"1.0","method":"ping","id":1})",

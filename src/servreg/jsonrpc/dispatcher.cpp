@@ -288,7 +288,9 @@ void dispatcher::handle(std::string_view body, const request_context& ctx, done_
         json request;
         try {
             request = json::parse(body);
-        } catch (const json::parse_error& e) {
+        } catch (const json::exception& e) {
+            // parse_error, and out_of_range for a number beyond a double ("1e400"): either
+            // way the body is not JSON that servreg can read.
             std::string what = e.what();
             auto pos = what.find("] ");
             return fail(error_code::parse_error,
