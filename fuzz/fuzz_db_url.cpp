@@ -7,6 +7,7 @@
 // percent-encoded, so that the target knows the password and can look for it.
 #include <fuzzer/FuzzedDataProvider.h>
 
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -69,15 +70,6 @@ void check_consistent(const database_target& t, std::string_view url) {
     }
 }
 
-// A password that cannot appear in any message by chance: messages are plain ASCII.
-bool distinctive(std::string_view password) {
-    if (password.size() < 3) return false;
-    for (unsigned char c : password) {
-        if (c >= 0x80 || c < 0x20) return true;
-    }
-    return false;
-}
-
 void check_assembled(FuzzedDataProvider& in) {
     static constexpr std::array<std::string_view, 8> schemes{
         "postgresql", "postgresql+psycopg2", "postgresql+pg8000",
@@ -99,14 +91,19 @@ void check_assembled(FuzzedDataProvider& in) {
     const std::string url = before + ":" + percent_encode(password) + after;
 
     auto result = translate_db_url(url);
-    if (!distinctive(password) || password.find('\0') != std::string::npos) {
+    // The display shows other parts of the URL (user, host, database, query values), in
+    // ways that depend on how the URL splits, and messages are plain ASCII. Only a password
+    // with a non-ASCII or control byte found nowhere else in the URL, raw or decoded, can be
+    // told apart from all that.
+    const std::string rest = before + after;
+    const std::string others = rest + decoded(rest, false) + decoded(rest, true);
+    const bool unique = std::ranges::any_of(password, [&](unsigned char c) {
+        return (c >= 0x80 || c < 0x20) && others.find(static_cast<char>(c)) == std::string::npos;
+    });
+    if (!unique || password.find('\0') != std::string::npos) {
         if (result) check_consistent(*result, url);
         return;
     }
-    // Anywhere else in the URL, decoded in any way, the password may legitimately be shown.
-    const std::string elsewhere = user + "\n" + decoded(before + after, false) + "\n" +
-                                  decoded(before + after, true) + "\n" + before + after;
-    const bool shown_elsewhere = elsewhere.find(password) != std::string::npos;
     if (!result) {
         if (result.error().empty()) fail("an empty error message");
         if (result.error().find(password) != std::string::npos) {
@@ -115,7 +112,7 @@ void check_assembled(FuzzedDataProvider& in) {
         return;
     }
     check_consistent(*result, url);
-    if (!shown_elsewhere && result->display.find(password) != std::string::npos) {
+    if (result->display.find(password) != std::string::npos) {
         fail("the password is in the display: " + result->display);
     }
     const bool overridden = decoded(query, true).find("password") != std::string::npos;

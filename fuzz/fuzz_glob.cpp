@@ -136,41 +136,43 @@ SERVREG_REFERENCE std::vector<element> translate(std::string_view pat) {
     return res;
 }
 
-// Whether the set `[body]` of Python's re accepts `c`, following sre_parse: `^` first negates,
+// One character of a set's body at `p`, escaped (`\x` is x) or not; advances `p`.
+SERVREG_REFERENCE unsigned char set_char(const std::string& body, std::size_t& p) {
+    if (body[p] == '\\') {
+        if (p + 1 >= body.size()) fail("reference: a trailing backslash in a set: " + body);
+        p += 2;
+        return static_cast<unsigned char>(body[p - 1]);
+    }
+    return static_cast<unsigned char>(body[p++]);
+}
+
+// The bytes the set `[body]` of Python's re accepts, following sre_parse: `^` first negates,
 // a `]` first is a member, `\x` is x, `a-b` is a range (translate never emits an empty one).
-SERVREG_REFERENCE bool set_accepts(const std::string& body, unsigned char c) {
+SERVREG_REFERENCE void evaluate_set(element& e) {
+    const std::string& body = e.body;
     std::size_t p = 0;
     const bool negate = !body.empty() && body[0] == '^';
     if (negate) ++p;
-    const auto next = [&]() -> unsigned char {
-        if (body[p] == '\\') {
-            if (p + 1 >= body.size()) fail("reference: a trailing backslash in a set: " + body);
-            p += 2;
-            return static_cast<unsigned char>(body[p - 1]);
-        }
-        return static_cast<unsigned char>(body[p++]);
-    };
-    bool member = false;
+    e.members.fill(false);
     while (p < body.size()) {
-        const unsigned char lo = next();
+        const unsigned char lo = set_char(body, p);
+        unsigned char hi = lo;
         if (p + 1 < body.size() && body[p] == '-') {
             ++p;
-            const unsigned char hi = next();
+            hi = set_char(body, p);
             if (hi < lo) fail("reference: translate emitted an empty range: " + body);
-            member = member || (lo <= c && c <= hi);
-        } else {
-            member = member || lo == c;
         }
+        for (unsigned c = lo; c <= hi; ++c) e.members[c] = true;
     }
-    return member != negate;
+    if (negate) {
+        for (auto& m : e.members) m = !m;
+    }
 }
 
-// Evaluates a set element's body for every byte, so that matching reads a table.
+// Evaluates every set element once, so that matching reads a table.
 SERVREG_REFERENCE void evaluate_sets(std::vector<element>& elements) {
     for (auto& e : elements) {
-        if (e.kind != element::set) continue;
-        for (unsigned c = 0; c < 256; ++c)
-            e.members[c] = set_accepts(e.body, static_cast<unsigned char>(c));
+        if (e.kind == element::set) evaluate_set(e);
     }
 }
 
@@ -190,25 +192,26 @@ SERVREG_REFERENCE bool element_accepts(const element& e, unsigned char c) {
     return false;
 }
 
-// Whole-string match of the translated pattern: ok[i][j] is "elements i.. match name j..".
+// Whole-string match of the translated pattern, by dynamic programming from the end: `next`
+// is "elements i+1.. match name j..", `row` the same for element i.
 SERVREG_REFERENCE bool reference_match(const std::vector<element>& elements,
                                        std::string_view name) {
-    const std::size_t e = elements.size();
     const std::size_t n = name.size();
-    std::vector<std::vector<char>> ok(e + 1, std::vector<char>(n + 1, 0));
-    ok[e][n] = 1;
-    for (std::size_t i = e; i-- > 0;) {
+    std::vector<char> next(n + 1, 0), row(n + 1, 0);
+    next[n] = 1;
+    for (std::size_t i = elements.size(); i-- > 0;) {
+        const element& el = elements[i];
         for (std::size_t j = n + 1; j-- > 0;) {
-            const element& el = elements[i];
             if (el.kind == element::star) {
-                ok[i][j] = ok[i + 1][j] || (j < n && ok[i][j + 1]);
+                row[j] = next[j] || (j < n && row[j + 1]);
             } else {
-                ok[i][j] = j < n && element_accepts(el, static_cast<unsigned char>(name[j])) &&
-                           ok[i + 1][j + 1];
+                row[j] = j < n && element_accepts(el, static_cast<unsigned char>(name[j])) &&
+                         next[j + 1];
             }
         }
+        std::swap(row, next);
     }
-    return ok[0][0] != 0;
+    return next[0] != 0;
 }
 
 std::string printable(std::string_view s) {
@@ -226,22 +229,23 @@ std::string printable(std::string_view s) {
     return out;
 }
 
-void check(const glob& g, const std::vector<element>& reference, std::string_view pattern,
-           std::string_view name) {
+SERVREG_REFERENCE void check(const glob& g, const std::vector<element>& reference,
+                             std::string_view pattern, std::string_view name) {
     const bool got = g.matches(name);
     const bool want = reference_match(reference, name);
-    const std::string where =
-        "pattern=\"" + printable(pattern) + "\" name=\"" + printable(name) + "\"";
+    const auto where = [&] {
+        return "pattern=\"" + printable(pattern) + "\" name=\"" + printable(name) + "\"";
+    };
     if (got != want) {
         fail("glob says " + std::string(got ? "match" : "no match") + ", fnmatchcase says " +
-             (want ? "match" : "no match") + ": " + where);
+             (want ? "match" : "no match") + ": " + where());
     }
     if (got && !name.starts_with(g.literal_prefix())) {
         fail("a match without the literal prefix \"" + printable(g.literal_prefix()) +
-             "\": " + where);
+             "\": " + where());
     }
     if (g.is_literal() && got != (name == g.literal_prefix())) {
-        fail("a literal pattern matched other than its prefix: " + where);
+        fail("a literal pattern matched other than its prefix: " + where());
     }
 }
 

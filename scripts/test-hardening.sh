@@ -61,8 +61,11 @@ configure_and_build() {
     cmake --build "build/$preset" -j "$jobs" --target "${build_targets[@]}"
 }
 
+fuzz_targets=(glob db_url dispatcher http)
+
+# One build (clang, ASan+UBSan, coverage-instrumented) for the suite and the fuzz targets.
 run_asan() {
-    build_targets=(servreg servreg_tests)
+    build_targets=(servreg servreg_tests "${fuzz_targets[@]/#/fuzz_}")
     configure_and_build asan -DSERVREG_TEST_GLOB='test_*.cpp' || return 1
     fresh_reports asan
     local common="log_path=$reports/asan/report:print_stacktrace=1"
@@ -92,19 +95,18 @@ run_tsan() {
     no_reports tsan
 }
 
-fuzz_targets=(glob db_url dispatcher http)
 declare -A fuzz_max_len=([glob]=700 [db_url]=512 [dispatcher]=4096 [http]=8192)
 
 # One target: the committed corpus first (every regression input must pass), then new inputs
 # for $fuzz_seconds. A crash's input goes into the corpus, to be committed with its fix.
 fuzz_one() {
-    local t="$1" work="build/fuzz/work/$1" artifacts="build/fuzz/artifacts/$1"
+    local t="$1" work="build/asan/fuzz/work/$1" artifacts="build/asan/fuzz/artifacts/$1"
     mkdir -p "$work" "$artifacts"
-    if ! "build/fuzz/fuzz_$t" -max_total_time="$fuzz_seconds" -timeout=10 -rss_limit_mb=2048 \
+    if ! "build/asan/fuzz/fuzz_$t" -max_total_time="$fuzz_seconds" -timeout=10 -rss_limit_mb=2048 \
         -max_len="${fuzz_max_len[$t]}" -dict="fuzz/dict/$t.dict" -use_value_profile=1 \
         -print_final_stats=1 -artifact_prefix="$artifacts/" "$work" "fuzz/corpus/$t" \
-        >"build/fuzz/$t.log" 2>&1; then
-        tail -40 "build/fuzz/$t.log"
+        >"build/asan/fuzz/$t.log" 2>&1; then
+        tail -40 "build/asan/fuzz/$t.log"
         local f
         for f in "$artifacts"/*; do
             [ -f "$f" ] || continue
@@ -113,13 +115,13 @@ fuzz_one() {
         done
         return 1
     fi
-    grep -E "^stat::number_of_executed_units|^stat::peak_rss_mb" "build/fuzz/$t.log" |
+    grep -E "^stat::number_of_executed_units|^stat::peak_rss_mb" "build/asan/fuzz/$t.log" |
         sed "s/^/fuzz_$t: /"
 }
 
 run_fuzz() {
     build_targets=("${fuzz_targets[@]/#/fuzz_}")
-    configure_and_build fuzz || return 1
+    configure_and_build asan || return 1  # nothing to do after the asan part
     # As many targets at a time as there are cores.
     local pids=() names=() status=0 i
     for t in "${fuzz_targets[@]}"; do

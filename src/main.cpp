@@ -12,6 +12,9 @@ template <class... F>
 struct overloaded : F... {
     using F::operator()...;
 };
+// Spelled out for clang 16 (the sanitizer builds), which lacks C++20's deduction for aggregates.
+template <class... F>
+overloaded(F...) -> overloaded<F...>;
 
 }  // namespace
 

@@ -173,7 +173,8 @@ public:
 
     // Remounts read-only or read-write; false (with errno) when the kernel refuses.
     bool remount(bool read_only) {
-        const unsigned long flags = MS_REMOUNT | (read_only ? static_cast<unsigned long>(MS_RDONLY) : 0UL);
+        const unsigned long flags =
+            MS_REMOUNT | (read_only ? static_cast<unsigned long>(MS_RDONLY) : 0UL);
         return ::mount("tmpfs", path_.c_str(), "tmpfs", flags, nullptr) == 0;
     }
 

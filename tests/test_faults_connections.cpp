@@ -46,8 +46,8 @@ TEST(FaultsConnections, OutOfDescriptorsRefusesNewConnectionsServesOpenOnesAndRe
     // already holds above the limit stays (the limit binds new ones).
     constexpr rlim_t limit = 64;
     int above_limit = 0;
-    for (const auto& fd : std::filesystem::directory_iterator(
-             "/proc/" + std::to_string(daemon.pid()) + "/fd")) {
+    for (const auto& fd :
+         std::filesystem::directory_iterator("/proc/" + std::to_string(daemon.pid()) + "/fd")) {
         above_limit += std::stoi(fd.path().filename().string()) >= static_cast<int>(limit);
     }
     rlimit old{};

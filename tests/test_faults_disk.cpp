@@ -101,9 +101,8 @@ void full_disk_scenario(disk& d) {
         }
         ASSERT_GE(refusals, 20) << "pings on a full disk must answer -32000";
         EXPECT_EQ(daemon.wait(0ms), -1) << "servreg died on a full disk\n" << daemon.log();
-        std::cout << "full disk: " << book.answered.size() << " answered, "
-                  << book.refused.size() << " refused, reason: " << book.reasons.front()
-                  << std::endl;
+        std::cout << "full disk: " << book.answered.size() << " answered, " << book.refused.size()
+                  << " refused, reason: " << book.reasons.front() << std::endl;
 
         // Reads are answered from memory meanwhile.
         auto x = call(port, "locate_service", {"disk.before"});
@@ -162,13 +161,11 @@ TEST(FaultsDisk, FileSizeLimitAnswers32000LosesNothingAndRecoversWhenLifted) {
                    if (!ec) largest = std::max(largest, size);
                }
                rlimit limit{static_cast<rlim_t>(largest), RLIM_INFINITY};
-               ASSERT_EQ(::prlimit(pid, RLIMIT_FSIZE, &limit, nullptr), 0)
-                   << std::strerror(errno);
+               ASSERT_EQ(::prlimit(pid, RLIMIT_FSIZE, &limit, nullptr), 0) << std::strerror(errno);
            },
            [&](pid_t pid) {
                rlimit limit{RLIM_INFINITY, RLIM_INFINITY};
-               ASSERT_EQ(::prlimit(pid, RLIMIT_FSIZE, &limit, nullptr), 0)
-                   << std::strerror(errno);
+               ASSERT_EQ(::prlimit(pid, RLIMIT_FSIZE, &limit, nullptr), 0) << std::strerror(errno);
            }};
     full_disk_scenario(d);
 }
@@ -188,11 +185,11 @@ public:
     bool set(bool read_only) {
         if (::geteuid() != 0) {
             std::error_code ec;
-            std::filesystem::permissions(
-                path_,
-                read_only ? std::filesystem::perms::owner_read
-                          : std::filesystem::perms::owner_read | std::filesystem::perms::owner_write,
-                ec);
+            std::filesystem::permissions(path_,
+                                         read_only ? std::filesystem::perms::owner_read
+                                                   : std::filesystem::perms::owner_read |
+                                                         std::filesystem::perms::owner_write,
+                                         ec);
             why_ = ec.message();
             set_ = read_only && !ec;
             return !ec;

@@ -33,7 +33,8 @@ constexpr long mib = 1024;  // in KiB, as rss_kib() counts
 // The daemon's peak resident memory while it is alive, sampled every 20 ms.
 class memory_watch {
 public:
-    explicit memory_watch(pid_t pid) : pid_(pid), start_(rss_kib(pid)), thread_([this] { run(); }) {}
+    explicit memory_watch(pid_t pid)
+        : pid_(pid), start_(rss_kib(pid)), thread_([this] { run(); }) {}
     ~memory_watch() {
         stopping_ = true;
         thread_.join();
@@ -159,9 +160,10 @@ TEST_F(FaultsHostile, SlowReaderIsDroppedAtTheWriteDeadlineHoldingOneReplyAtATim
     for (int batch = 0; batch < 2; ++batch) {
         json calls = json::array();
         for (int i = 0; i < 1000; ++i) {
-            calls.push_back({{"jsonrpc", "2.0"},
-                             {"method", "ping"},
-                             {"params", {"slow.reader", "10.77.0." + std::to_string(batch), 1 + i}}});
+            calls.push_back(
+                {{"jsonrpc", "2.0"},
+                 {"method", "ping"},
+                 {"params", {"slow.reader", "10.77.0." + std::to_string(batch), 1 + i}}});
         }
         auto x = rpc(port(), calls.dump());
         ASSERT_EQ(x.reply.status, 204) << x.describe();
@@ -210,8 +212,7 @@ TEST_F(FaultsHostile, TenThousandIdleConnectionsAreHeldInBoundedMemoryThenClosed
     constexpr int idle_count = 10'000;
     // Both processes need a descriptor per connection and some to spare.
     if (raise_fd_limit(idle_count + 1000) < idle_count + 1000) {
-        GTEST_SKIP() << "the hard limit on descriptors (ulimit -Hn) is below "
-                     << idle_count + 1000;
+        GTEST_SKIP() << "the hard limit on descriptors (ulimit -Hn) is below " << idle_count + 1000;
     }
     start({"--max-connections", std::to_string(idle_count + 100)});  // inherits the new limit
     const int fds_before = open_fds(pid());
@@ -250,7 +251,8 @@ TEST_F(FaultsHostile, HundredThousandElementBatchIsOneInvalidRequestAndRunsNothi
     auto x = rpc(port(), body);
     EXPECT_EQ(x.reply.status, 200) << x.describe();
     EXPECT_EQ(error_code(x), -32600) << x.describe();
-    EXPECT_TRUE(x.body.is_object() && x.body["id"].is_null()) << "one reply, id null" << x.describe();
+    EXPECT_TRUE(x.body.is_object() && x.body["id"].is_null())
+        << "one reply, id null" << x.describe();
 
     // 100,000 real pings are 6 MB: the body limit refuses them before they are read.
     std::string pings = "[";
@@ -273,7 +275,8 @@ TEST_F(FaultsHostile, HundredThousandLevelsOfNestingAreRefusedBeforeParsing) {
     constexpr int depth = 100'000;
     const std::vector<std::pair<std::string, std::string>> bodies = {
         {"arrays", std::string(depth, '[') + std::string(depth, ']')},
-        {"objects", [] {
+        {"objects",
+         [] {
              std::string s;
              for (int i = 0; i < depth; ++i) s += "{\"a\":";
              return s + "0" + std::string(depth, '}');
@@ -282,9 +285,8 @@ TEST_F(FaultsHostile, HundredThousandLevelsOfNestingAreRefusedBeforeParsing) {
         {"in params", "{\"jsonrpc\":\"2.0\",\"method\":\"locate_service\",\"params\":" +
                           std::string(depth, '[') + "\"*\"" + std::string(depth, ']') +
                           ",\"id\":1}"},
-        {"in a batch element",
-         "[" + ping_text("nest.a", 1) + "," + std::string(depth, '[') + std::string(depth, ']') +
-             "]"},
+        {"in a batch element", "[" + ping_text("nest.a", 1) + "," + std::string(depth, '[') +
+                                   std::string(depth, ']') + "]"},
     };
     for (const auto& [what, body] : bodies) {
         const auto start = steady::now();
@@ -300,12 +302,12 @@ TEST_F(FaultsHostile, HundredThousandLevelsOfNestingAreRefusedBeforeParsing) {
 
 TEST_F(FaultsHostile, InvalidUtf8AnywhereIsAParseErrorAndWritesNothing) {
     const std::vector<std::string> bad = {
-        "caf\xc3",            // truncated sequence
-        "\xff\xfe",           // never valid
-        "\xc0\xaf",           // overlong '/'
-        "\xed\xa0\x80",       // a surrogate, encoded
-        "\xf4\x90\x80\x80",   // beyond U+10FFFF
-        "ok\x80",             // a lone continuation byte
+        "caf\xc3",           // truncated sequence
+        "\xff\xfe",          // never valid
+        "\xc0\xaf",          // overlong '/'
+        "\xed\xa0\x80",      // a surrogate, encoded
+        "\xf4\x90\x80\x80",  // beyond U+10FFFF
+        "ok\x80",            // a lone continuation byte
     };
     for (const auto& b : bad) {
         for (const auto& body :
@@ -431,12 +433,28 @@ TEST_F(FaultsHostile, ChunkedBodyThatNeverEndsIsClosedAtTheBodyDeadline) {
     check_unharmed(8);
 }
 
+// Found by fuzz_dispatcher: a number beyond a double made the JSON parser throw an exception
+// other than its parse error, which was answered -32603, an internal error.
+TEST_F(FaultsHostile, NumberBeyondADoubleIsAParseErrorNotAnInternalError) {
+    for (
+        const std::string body :
+        {"1e400", "-1e400", "[1e400]",
+         R"({"jsonrpc":"2.0","method":"get_service_specs","id":1e400})",
+         R"({"jsonrpc":"2.0","method":"ping","params":["big.number","10.66.0.1",1e400],"id":1})"}) {
+        auto x = rpc(port(), body);
+        EXPECT_EQ(x.reply.status, 200) << x.describe();
+        EXPECT_EQ(error_code(x), -32700) << x.describe();
+    }
+    check_unharmed(8);
+}
+
 // Found by fuzz_http: replies to HEAD carried a body, which a keep-alive client reads as the
 // start of its next reply.
 TEST_F(FaultsHostile, HeadGetsHeadersWithoutABodySoTheNextReplyStaysInStep) {
     connection c(port());
-    ASSERT_TRUE(c.send("HEAD /health HTTP/1.1\r\nHost: x\r\n\r\n"
-                       "GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
+    ASSERT_TRUE(
+        c.send("HEAD /health HTTP/1.1\r\nHost: x\r\n\r\n"
+               "GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
     std::string received;
     char chunk[4096];
     for (ssize_t n; (n = ::recv(c.fd(), chunk, sizeof chunk, 0)) > 0;) {
