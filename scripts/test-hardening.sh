@@ -69,13 +69,14 @@ run_asan() {
     configure_and_build asan -DSERVREG_TEST_GLOB='test_*.cpp' || return 1
     fresh_reports asan
     local common="log_path=$reports/asan/report:print_stacktrace=1"
-    ASAN_OPTIONS="$common:detect_leaks=1" \
-    UBSAN_OPTIONS="$common:halt_on_error=1" \
-        ctest --test-dir build/asan --output-on-failure -j "$jobs" --timeout 600 || {
-        no_reports asan
-        return 1
-    }
-    no_reports asan
+    export ASAN_OPTIONS="$common:detect_leaks=1" UBSAN_OPTIONS="$common:halt_on_error=1"
+    local status=0
+    ctest --test-dir build/asan --output-on-failure -j "$jobs" --timeout 600 || status=1
+    # The tests that need PostgreSQL and MariaDB servers, which their own stage starts.
+    bash scripts/test-databases.sh build/asan || status=1
+    unset ASAN_OPTIONS UBSAN_OPTIONS
+    no_reports asan || status=1
+    return "$status"
 }
 
 # The concurrency tests: group commit, the index under readers and writers, many connections,

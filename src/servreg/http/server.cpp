@@ -133,9 +133,7 @@ struct server::impl {
         }
         state->refused.fetch_add(shed, std::memory_order_relaxed);
         spare_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-        spdlog::warn("out of file descriptors: closed {} new connections; refusing more until "
-                     "some close",
-                     shed);
+        spdlog::warn("out of file descriptors: closed {} new connections at once", shed);
     }
 
     void wait_signal() {
