@@ -324,6 +324,90 @@ TEST(Index, AgreesWithAPlainModelUnderRandomOperations) {
     }
 }
 
+// A pattern no prefix narrows scans every name; what it matched is remembered until a name
+// comes or goes. These check that what is remembered never shows a stale answer.
+TEST(Index, RememberedScansSeeNewAndRemovedNamesAndExpiry) {
+    index idx;
+    for (int i = 0; i < 200; ++i) {
+        idx.apply_ping("svc." + std::to_string(i) + ".x", "10.0.0.1",
+                       static_cast<std::uint16_t>(1000 + i), 100);
+    }
+    const glob pattern("*.42.*");
+    const auto first = idx.locate(pattern, 0);
+    ASSERT_EQ(show(first), "[ 10.0.0.1:1042 ]");
+    ASSERT_EQ(show(idx.locate(pattern, 0)), show(first)) << "asked again, from memory";
+
+    idx.apply_ping("other.42.y", "10.0.0.2", 7, 150);
+    EXPECT_EQ(show(idx.locate(pattern, 0)), "[ 10.0.0.2:7 10.0.0.1:1042 ]")
+        << "a new name that matches must appear";
+
+    EXPECT_TRUE(idx.apply_unregister("10.0.0.2", 7));
+    EXPECT_EQ(show(idx.locate(pattern, 0)), "[ 10.0.0.1:1042 ]") << "a removed name must disappear";
+
+    idx.apply_ping("svc.9.x", "10.0.0.1", 1042, 160);
+    EXPECT_EQ(show(idx.locate(pattern, 0)), "[ ]") << "an endpoint moved to a non-matching name";
+    idx.apply_ping("svc.42.x", "10.0.0.9", 9, 170);
+    EXPECT_EQ(show(idx.locate(pattern, 0)), "[ 10.0.0.9:9 ]");
+
+    // Liveness is judged at each call, not remembered: a refresh brings an instance back
+    // without any name coming or going.
+    EXPECT_EQ(show(idx.locate(pattern, 171)), "[ ]") << "last seen at 170, alive since 171";
+    idx.apply_ping("svc.42.x", "10.0.0.9", 9, 180);
+    EXPECT_EQ(show(idx.locate(pattern, 171)), "[ 10.0.0.9:9 ]") << "refreshed at 180";
+
+    EXPECT_EQ(idx.prune(175), 200u) << "all but the one refreshed at 180";
+    EXPECT_EQ(show(idx.locate(pattern, 0)), "[ 10.0.0.9:9 ]");
+    EXPECT_EQ(show(idx.locate(glob("*.x"), 0)), "[ 10.0.0.9:9 ]");
+}
+
+TEST(Index, RememberedScansAgreeWithAPlainModelUnderRandomOperations) {
+    std::map<std::pair<std::string, int>, std::pair<std::string, std::int64_t>> model;
+    index idx;
+    std::mt19937 rng(4242);
+    const auto pick = [&](int n) { return std::uniform_int_distribution<int>(0, n - 1)(rng); };
+    // 300 names, so that every pattern below scans more than the index bothers to remember.
+    const auto name_of = [](int i) {
+        return "s" + std::to_string(i % 30) + "." + std::to_string(i / 30);
+    };
+    const std::vector<std::string> patterns = {"*", "*.1", "*3.*", "s?.[0-4]", "*[!5]", "s1*.9"};
+    std::int64_t now = 0;
+    for (int step = 0; step < 20'000; ++step) {
+        now += pick(2);
+        const int op = pick(100);
+        const std::string host = "h" + std::to_string(pick(20));
+        const int port = 1 + pick(40);
+        if (op < 80) {
+            const std::string name = name_of(pick(300));
+            idx.apply_ping(name, host, static_cast<std::uint16_t>(port), now);
+            model[{host, port}] = {name, now};
+        } else if (op < 98) {
+            const bool existed = model.erase({host, port}) > 0;
+            ASSERT_EQ(idx.apply_unregister(host, static_cast<std::uint16_t>(port)), existed);
+        } else {
+            const std::int64_t cutoff = now - 100;
+            std::erase_if(model, [&](const auto& entry) { return entry.second.second < cutoff; });
+            idx.prune(cutoff);
+        }
+        const std::string& text =
+            patterns[static_cast<std::size_t>(pick(static_cast<int>(patterns.size())))];
+        const glob pattern(text);
+        const std::int64_t alive_since = now - pick(200);
+        std::vector<std::tuple<std::string, std::string, int>> expected_rows;
+        for (const auto& [key, row] : model) {
+            if (pattern.matches(row.first) && row.second >= alive_since) {
+                expected_rows.emplace_back(row.first, key.first, key.second);
+            }
+        }
+        std::sort(expected_rows.begin(), expected_rows.end());
+        std::vector<endpoint> expected;
+        for (const auto& [name, h, p] : expected_rows) {
+            expected.push_back({h, static_cast<std::uint16_t>(p)});
+        }
+        ASSERT_EQ(show(idx.locate(pattern, alive_since)), show(expected))
+            << "step " << step << " locate " << text << " alive since " << alive_since;
+    }
+}
+
 TEST(Index, ManyEndpointsSurviveGrowthAndDeletion) {
     index idx;
     constexpr int n = 20'000;

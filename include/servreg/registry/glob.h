@@ -23,10 +23,14 @@ public:
     // True when the pattern has no wildcard at all: it matches only literal_prefix().
     bool is_literal() const noexcept { return literal_; }
 
+    // The pattern as written: the key under which the index remembers what it matched.
+    const std::string& text() const noexcept { return text_; }
+
 private:
     struct token;  // defined in glob.cpp
     std::vector<token> tokens_;
     std::string prefix_;
+    std::string text_;
     bool literal_ = false;
 
 public:

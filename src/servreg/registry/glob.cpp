@@ -133,7 +133,7 @@ glob::token::byte_set glob::token::compile_class(std::string_view content) {
     return set;
 }
 
-glob::glob(std::string_view pattern) {
+glob::glob(std::string_view pattern) : text_(pattern) {
     const std::size_t n = pattern.size();
     std::size_t i = 0;
     while (i < n) {

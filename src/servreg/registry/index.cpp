@@ -12,6 +12,7 @@
 #include <optional>
 #include <shared_mutex>
 #include <stdexcept>
+#include <unordered_map>
 #include <unordered_set>
 
 namespace servreg::registry {
@@ -107,6 +108,33 @@ std::string endpoint_key(std::string_view host, std::uint16_t port) {
 
 struct index::impl {
     using name_map = std::map<std::string, member_list, std::less<>>;
+    using name_entry = name_map::value_type;
+
+    // The names one pattern matched, as of names_generation. Entries point into the map: a
+    // name leaves the map only with a new names_generation, and then no entry is used.
+    struct matched_names {
+        std::vector<const name_entry*> names;
+    };
+    struct string_hash {
+        using is_transparent = void;
+        std::size_t operator()(std::string_view s) const noexcept {
+            return std::hash<std::string_view>{}(s);
+        }
+    };
+    // A pattern no prefix narrows (`*.42.*`) tests every name; what it matched stays true
+    // until a name is added or removed, which is rare next to the locates: those patterns'
+    // matches are remembered for the current names_generation. Bounded; emptied when full.
+    static constexpr std::size_t cache_min_scanned = 64;  // cheaper scans are not remembered
+    static constexpr std::size_t cache_max_entries = 256;
+    static constexpr std::size_t cache_max_names = std::size_t{1} << 20;  // pointers, in all
+    struct match_cache {
+        std::mutex mutex;
+        std::uint64_t names_generation = 0;  // of every entry
+        std::unordered_map<std::string, std::shared_ptr<const matched_names>, string_hash,
+                           std::equal_to<>>
+            entries;
+        std::size_t names_held = 0;
+    };
 
     struct instance {
         std::string host;
@@ -146,6 +174,9 @@ struct index::impl {
     // Open addressing with linear probing, at most half full; holds slot ids or no_slot.
     std::vector<slot_id> table;
     std::atomic<std::uint64_t> generation{0};
+    // Changes whenever a name enters or leaves `names` (under the exclusive lock).
+    std::uint64_t names_generation = 0;
+    mutable match_cache cache;
     // Endpoints deleted lately and absent from the index, with the time of their deletion:
     // a row read before the delete must not bring them back (see merge). Kept only while
     // another process's changes are merged.
@@ -228,6 +259,7 @@ struct index::impl {
         if (it == names.end() || it->first != name) {
             it = names.emplace_hint(it, std::string(name), member_list{});
             created = true;
+            ++names_generation;
         }
         try {
             it->second.reserve_one();
@@ -246,7 +278,7 @@ struct index::impl {
     void detach(slot_id s) noexcept {
         const auto owner = slot(s).owner;
         owner->second.erase(position_in(owner->second, s));
-        if (owner->second.empty()) names.erase(owner);
+        if (owner->second.empty()) erase_name(owner);
     }
 
     // --- slots ---
@@ -367,9 +399,15 @@ struct index::impl {
         return std::nullopt;
     }
 
+    void erase_name(name_map::iterator it) noexcept {
+        names.erase(it);
+        ++names_generation;
+    }
+
     void clear() noexcept {
         deletions.clear();
         names.clear();
+        ++names_generation;
         blocks.clear();
         table.clear();
         slot_count = 0;
@@ -377,8 +415,38 @@ struct index::impl {
         live_count = 0;
     }
 
+    // Under the shared lock: what the pattern matched as of this names_generation, if that
+    // is remembered.
+    std::shared_ptr<const matched_names> remembered(const glob& pattern) const {
+        std::lock_guard guard(cache.mutex);
+        if (cache.names_generation != names_generation) return nullptr;
+        const auto it = cache.entries.find(std::string_view(pattern.text()));
+        return it == cache.entries.end() ? nullptr : it->second;
+    }
+
+    // Under the shared lock, so that names_generation is the one `matched` was computed at.
+    void remember(const glob& pattern, std::vector<const name_entry*> matched) const noexcept {
+        if (matched.size() > cache_max_names) return;
+        try {
+            auto entry = std::make_shared<const matched_names>(matched_names{std::move(matched)});
+            std::lock_guard guard(cache.mutex);
+            if (cache.names_generation != names_generation ||
+                cache.entries.size() >= cache_max_entries ||
+                cache.names_held + entry->names.size() > cache_max_names) {
+                cache.entries.clear();
+                cache.names_held = 0;
+                cache.names_generation = names_generation;
+            }
+            cache.names_held += entry->names.size();
+            cache.entries.insert_or_assign(pattern.text(), std::move(entry));
+        } catch (...) {
+            // Out of memory: the next call scans again.
+        }
+    }
+
     // Calls f(name, members) for every name the pattern matches, in name order. Each name is
-    // tested once, and only names starting with the literal prefix are visited.
+    // tested once, only names starting with the literal prefix are visited, and a long scan's
+    // matches are remembered until a name comes or goes.
     template <class F>
     void visit(const glob& pattern, F&& f) const {
         const std::string& prefix = pattern.literal_prefix();
@@ -386,10 +454,27 @@ struct index::impl {
             if (const auto it = names.find(prefix); it != names.end()) f(it->first, it->second);
             return;
         }
+        if (const auto known = remembered(pattern)) {
+            for (const name_entry* entry : known->names) f(entry->first, entry->second);
+            return;
+        }
+        std::vector<const name_entry*> matched;
+        std::size_t scanned = 0;
+        bool keep = true;
         for (auto it = names.lower_bound(prefix);
              it != names.end() && it->first.starts_with(prefix); ++it) {
-            if (pattern.matches(it->first)) f(it->first, it->second);
+            ++scanned;
+            if (!pattern.matches(it->first)) continue;
+            if (keep) {
+                try {
+                    matched.push_back(&*it);
+                } catch (...) {
+                    keep = false;  // out of memory: answer without remembering
+                }
+            }
+            f(it->first, it->second);
         }
+        if (keep && scanned >= cache_min_scanned) remember(pattern, std::move(matched));
     }
 };
 
@@ -575,7 +660,12 @@ std::size_t index::prune(std::int64_t cutoff_ms) {
             }
         }
         members.truncate(kept);
-        it = members.empty() ? d.names.erase(it) : std::next(it);
+        if (members.empty()) {
+            it = d.names.erase(it);
+            ++d.names_generation;
+        } else {
+            ++it;
+        }
     }
     if (removed > 0) d.bump();
     return removed;
