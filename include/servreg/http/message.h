@@ -5,24 +5,27 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
 namespace servreg::http {
 
+// The views point into the connection's buffers: they stay valid while the request is
+// routed (the dispatcher parses the body before it returns), not until the reply.
 struct request {
-    std::string method;  // "GET", "POST", ...
-    std::string target;  // "/api?x=1"
+    std::string_view method;  // "GET", "POST", ...
+    std::string_view target;  // "/api?x=1"
     unsigned version = 11;
-    std::string content_type;  // empty when absent
-    std::optional<std::string> api_token;
+    std::string_view content_type;  // empty when absent
+    std::optional<std::string_view> api_token;
     std::string body;
-    std::string remote;  // client address, for logs
+    std::string_view remote;  // client address, for logs
 };
 
 struct response {
     unsigned status = 200;
-    std::string content_type = "application/json";
+    std::string_view content_type = "application/json";  // a literal: it outlives the reply
     std::string body;
     std::vector<std::pair<std::string, std::string>> headers;  // extra headers
     std::string label = "-";  // the JSON-RPC method(s), for the access log

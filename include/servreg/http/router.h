@@ -30,7 +30,7 @@ public:
     void handle(request req, respond_fn respond) const;
 
 private:
-    bool token_matches(const std::optional<std::string>& presented) const noexcept;
+    bool token_matches(const std::optional<std::string_view>& presented) const noexcept;
     response status_page(const request& req) const;
     response metrics_page() const;
 

@@ -88,7 +88,7 @@ router::router(jsonrpc::dispatcher& rpc, registry::service& svc,
       metrics_(stats),
       connections_(std::move(connections)) {}
 
-bool router::token_matches(const std::optional<std::string>& presented) const noexcept {
+bool router::token_matches(const std::optional<std::string_view>& presented) const noexcept {
     if (!api_token_) return true;
     if (!presented) return false;
     // Constant time in the token's content: every byte is compared whatever the first
@@ -114,11 +114,11 @@ void router::handle(request req, respond_fn respond) const {
         }
         if (!is_json_content_type(req.content_type)) {
             return respond(json_response(
-                415,
-                rpc_.invalid_request_body("Content-Type must be application/json, got " +
-                                          (req.content_type.empty()
-                                               ? std::string("none")
-                                               : "'" + req.content_type.substr(0, 100) + "'"))));
+                415, rpc_.invalid_request_body(
+                         "Content-Type must be application/json, got " +
+                         (req.content_type.empty()
+                              ? std::string("none")
+                              : "'" + std::string(req.content_type.substr(0, 100)) + "'"))));
         }
         jsonrpc::request_context ctx{token_matches(req.api_token)};
         // The dispatcher parses the body before it returns: a view of it is enough.
@@ -129,7 +129,7 @@ void router::handle(request req, respond_fn respond) const {
                 r.body = std::move(reply.body);
             } else {
                 r.status = 204;
-                r.content_type.clear();
+                r.content_type = {};
             }
             respond(std::move(r));
         });
@@ -163,8 +163,8 @@ void router::handle(request req, respond_fn respond) const {
 response router::status_page(const request& req) const {
     status_snapshot s;
     const auto query_at = req.target.find('?');
-    if (query_at != std::string::npos) {
-        auto q = query_parameter(std::string_view(req.target).substr(query_at + 1), "q");
+    if (query_at != std::string_view::npos) {
+        auto q = query_parameter(req.target.substr(query_at + 1), "q");
         if (q && !trim(*q).empty()) s.pattern = std::string(trim(*q));
     }
     s.pattern_error = registry::check_pattern(s.pattern);
@@ -207,7 +207,7 @@ response router::metrics_page() const {
     live.database_up = svc_.health().ok;
     if (connections_) live.connections = connections_();
     response r;
-    r.content_type = std::string(metrics::content_type);
+    r.content_type = metrics::content_type;
     r.body = metrics_->render(live);
     r.headers.emplace_back("Cache-Control", "no-store");
     return r;

@@ -4,6 +4,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <array>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/beast/core.hpp>
@@ -145,14 +146,13 @@ void session::handle() {
     stream_.expires_never();
     auto& msg = parser_->get();
     keep_alive_ = msg.keep_alive();
+    // Views into the parser's message, which lives until the next request is read.
     request req;
-    req.method = std::string(msg.method_string());
-    req.target = std::string(msg.target());
+    req.method = msg.method_string();
+    req.target = msg.target();
     req.version = msg.version();
-    req.content_type = std::string(msg[bhttp::field::content_type]);
-    if (auto token = msg.find("X-Api-Token"); token != msg.end()) {
-        req.api_token = std::string(token->value());
-    }
+    req.content_type = msg[bhttp::field::content_type];
+    if (auto token = msg.find("X-Api-Token"); token != msg.end()) req.api_token = token->value();
     req.body = std::move(msg.body());
     req.remote = remote_;
     state_->routes->handle(std::move(req), [self = shared_from_this()](response r) {
@@ -173,32 +173,47 @@ void session::refuse(unsigned status, std::string message) {
     write(std::move(r));
 }
 
+// The reply's head is written by hand into a buffer the connection keeps: servreg's replies
+// have a handful of fields, and Beast's serializer (a field list allocated per reply, a
+// buffer sequence walked per write) cost more than the rest of a ping's HTTP path.
 void session::write(response r) {
-    auto res = std::make_shared<beast_response>();
-    res->result(r.status);
-    unsigned version = parser_ && parser_->is_header_done() ? parser_->get().version() : 11;
-    res->version(version);
-    if (!r.content_type.empty()) res->set(bhttp::field::content_type, r.content_type);
-    for (auto& [name, value] : r.headers) res->set(name, value);
-    res->body() = std::move(r.body);
-    res->keep_alive(keep_alive_ && !stopping_);
-    res->prepare_payload();
-    if (r.status == 204) res->erase(bhttp::field::content_length);
+    const bool header_read = parser_ && parser_->is_header_done();
+    const unsigned version = header_read ? parser_->get().version() : 11;
+    keep_open_ = keep_alive_ && !stopping_;
+    head_.clear();
+    head_ += version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
+    head_ += std::to_string(r.status);
+    head_ += ' ';
+    head_ += bhttp::obsolete_reason(bhttp::int_to_status(r.status));
+    head_ += "\r\n";
+    const auto field = [this](std::string_view name, std::string_view value) {
+        head_ += name;
+        head_ += ": ";
+        head_ += value;
+        head_ += "\r\n";
+    };
+    if (!r.content_type.empty()) field("Content-Type", r.content_type);
+    for (const auto& [name, value] : r.headers) field(name, value);
+    // 204 has no body and no length (RFC 9110, 8.6).
+    if (r.status != 204) field("Content-Length", std::to_string(r.body.size()));
+    if (version == 10 && keep_open_) field("Connection", "keep-alive");
+    if (version != 10 && !keep_open_) field("Connection", "close");
+    head_ += "\r\n";
+    body_ = std::move(r.body);
     // A reply to HEAD has the GET reply's headers and no body (RFC 9110, 9.3.2): a keep-alive
     // client would read the body as the start of the next reply.
-    if (parser_ && parser_->is_header_done() && parser_->get().method() == bhttp::verb::head) {
-        res->body().clear();
-    }
-    log(r.status, res->body().size(), r.label);
-    response_ = std::move(res);
+    if (header_read && parser_->get().method() == bhttp::verb::head) body_.clear();
+    log(r.status, body_.size(), r.label);
     stream_.expires_after(write_timeout);
-    bhttp::async_write(stream_, *response_,
-                       beast::bind_front_handler(&session::on_write, shared_from_this()));
+    const std::array<net::const_buffer, 2> buffers{net::buffer(head_), net::buffer(body_)};
+    net::async_write(stream_, buffers,
+                     beast::bind_front_handler(&session::on_write, shared_from_this()));
 }
 
 void session::on_write(beast::error_code ec, std::size_t) {
-    bool keep = response_->keep_alive();
-    response_.reset();
+    const bool keep = keep_open_;
+    // A large reply's memory is not kept for the connection's next, small one.
+    if (body_.capacity() > 64 * 1024) std::string().swap(body_);
     if (ec) return close();
     if (!keep) {
         beast::error_code ignored;
@@ -219,19 +234,14 @@ void session::log(unsigned status, std::size_t bytes, std::string_view label) {
     e.label = label;
     e.duration_us =
         std::chrono::duration_cast<std::chrono::microseconds>(steady::now() - started_).count();
-    std::string method, target, referer, agent;
     if (parser_ && parser_->is_header_done()) {
         const auto& msg = parser_->get();
-        method = std::string(msg.method_string());
-        target = std::string(msg.target());
+        e.method = msg.method_string();
+        e.target = msg.target();
         e.version = msg.version();
-        referer = std::string(msg[bhttp::field::referer]);
-        agent = std::string(msg[bhttp::field::user_agent]);
+        e.referer = msg[bhttp::field::referer];
+        e.user_agent = msg[bhttp::field::user_agent];
     }
-    e.method = method;
-    e.target = target;
-    e.referer = referer;
-    e.user_agent = agent;
     state_->log->write(e);
 }
 

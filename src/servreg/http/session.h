@@ -24,8 +24,8 @@ namespace servreg::http {
 // type-erased any_io_executor) saves an executor copy and a virtual call per operation.
 using strand_type = boost::asio::strand<boost::asio::io_context::executor_type>;
 using socket_type = boost::asio::basic_stream_socket<boost::asio::ip::tcp, strand_type>;
-using stream_type =
-    boost::beast::basic_stream<boost::asio::ip::tcp, strand_type, boost::beast::unlimited_rate_policy>;
+using stream_type = boost::beast::basic_stream<boost::asio::ip::tcp, strand_type,
+                                               boost::beast::unlimited_rate_policy>;
 
 class session : public std::enable_shared_from_this<session> {
 public:
@@ -40,7 +40,6 @@ public:
 
 private:
     using request_parser = boost::beast::http::request_parser<boost::beast::http::string_body>;
-    using beast_response = boost::beast::http::response<boost::beast::http::string_body>;
 
     void do_read();
     void on_idle_data(boost::beast::error_code ec, std::size_t n);
@@ -59,7 +58,9 @@ private:
     boost::beast::flat_buffer buffer_;
     std::optional<request_parser> parser_;
     std::shared_ptr<server_state> state_;
-    std::shared_ptr<beast_response> response_;
+    std::string head_;       // the reply being written: its status line and fields,
+    std::string body_;       // and its body
+    bool keep_open_ = true;  // after the reply being written
     std::string remote_;
     std::chrono::steady_clock::time_point started_;
     bool first_request_ = true;
