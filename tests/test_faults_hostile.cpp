@@ -169,7 +169,15 @@ TEST_F(FaultsHostile, SlowReaderIsDroppedAtTheWriteDeadlineHoldingOneReplyAtATim
         auto x = rpc(port(), calls.dump());
         ASSERT_EQ(x.reply.status, 204) << x.describe();
     }
-    const int fds_before = open_fds(pid());
+    // The seeding connections close on the daemon's side a moment after their replies: count
+    // once that is done, or the count falls under the reader's feet.
+    int fds_before = open_fds(pid());
+    for (int i = 0; i < 50 * sanitizer_slack; ++i) {
+        std::this_thread::sleep_for(100ms);
+        const int now = open_fds(pid());
+        if (now == fds_before) break;
+        fds_before = now;
+    }
     connection reader(port());
     int small = 4096;
     ::setsockopt(reader.fd(), SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
@@ -179,9 +187,13 @@ TEST_F(FaultsHostile, SlowReaderIsDroppedAtTheWriteDeadlineHoldingOneReplyAtATim
         requests += post_request(call_text("locate_service", {"*"}, i));
     }
     ASSERT_TRUE(reader.send(requests));
-    for (int i = 0; i < 100 && open_fds(pid()) < fds_before + 1; ++i) {
-        std::this_thread::sleep_for(10ms);  // until the daemon has accepted it
+    // Until the daemon has accepted it: the deadline is timed from there.
+    for (int i = 0; i < 500 * sanitizer_slack && open_fds(pid()) < fds_before + 1; ++i) {
+        std::this_thread::sleep_for(10ms);
     }
+    ASSERT_GE(open_fds(pid()), fds_before + 1)
+        << "the daemon did not accept the slow reader's connection within " << 5 * sanitizer_slack
+        << " s";
     // It never reads. The daemon's write stalls once the buffers are full, and after the
     // 10 s write deadline it drops the connection: its descriptor count goes back down.
     const auto start = steady::now();
