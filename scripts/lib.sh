@@ -38,3 +38,15 @@ build_servreg() {
     cmake -S "$SERVREG_ROOT" -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE="$type" "$@" >/dev/null
     cmake --build "$dir" -j "$(nproc)"
 }
+
+# What the client tests need: Debian's Python clients, and npm's jayson (pinned by
+# tests/clients/package-lock.json) on Debian's Node.js unless a Node.js with npm is already
+# installed (Debian's npm package conflicts with other Node.js distributions).
+ensure_test_clients() {
+    ensure_packages python3 python3-tinyrpc python3-gevent-websocket python3-requests curl
+    command -v npm >/dev/null 2>&1 || ensure_packages nodejs npm
+    if [ ! -d "$SERVREG_ROOT/tests/clients/node_modules/jayson" ]; then
+        echo "==> installing the jayson client from npm"
+        (cd "$SERVREG_ROOT/tests/clients" && npm ci --no-audit --no-fund --loglevel=error)
+    fi
+}

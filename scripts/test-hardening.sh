@@ -15,6 +15,7 @@ soak_minutes="${SERVREG_SOAK_MINUTES:-1}"
 jobs="$(nproc)"
 
 ensure_packages "${SERVREG_BUILD_PACKAGES[@]}" clang-16 libclang-rt-16-dev wrk python3
+ensure_test_clients  # the suite under ASan includes the client tests
 
 cd "$SERVREG_ROOT"
 reports="$SERVREG_ROOT/build/sanitizer-reports"
@@ -144,7 +145,10 @@ run_fuzz() {
 run_soak() {
     local servreg="$SERVREG_ROOT/build/test/servreg"
     if [ ! -x "$servreg" ]; then
-        build_servreg "$SERVREG_ROOT/build/test" RelWithDebInfo -DSERVREG_BUILD_TESTS=ON
+        # Run on its own, without the test command's build: the daemon alone is enough.
+        cmake -S "$SERVREG_ROOT" -B "$SERVREG_ROOT/build/test" -G Ninja \
+            -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSERVREG_BUILD_TESTS=ON >/dev/null
+        cmake --build "$SERVREG_ROOT/build/test" -j "$jobs" --target servreg
     fi
     /usr/bin/python3 bench/soak.py --minutes "$soak_minutes" --servreg "$servreg"
 }

@@ -4,17 +4,8 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-ensure_packages "${SERVREG_BUILD_PACKAGES[@]}" \
-    python3 python3-tinyrpc python3-gevent-websocket python3-requests curl
-# Node.js for the jayson client: Debian's, unless a Node.js with npm is already installed
-# (Debian's npm package conflicts with other Node.js distributions).
-command -v npm >/dev/null 2>&1 || ensure_packages nodejs npm
-
-# npm's jayson client, pinned by tests/clients/package-lock.json.
-if [ ! -d "$SERVREG_ROOT/tests/clients/node_modules/jayson" ]; then
-    echo "==> installing the jayson client from npm"
-    (cd "$SERVREG_ROOT/tests/clients" && npm ci --no-audit --no-fund --loglevel=error)
-fi
+ensure_packages "${SERVREG_BUILD_PACKAGES[@]}"
+ensure_test_clients
 
 build_dir="$SERVREG_ROOT/build/test"
 build_servreg "$build_dir" RelWithDebInfo -DSERVREG_BUILD_TESTS=ON
@@ -34,8 +25,7 @@ ensure_packages wrk nginx-light etcd-server etcd-client python3-matplotlib
 /usr/bin/python3 "$SERVREG_ROOT/bench/bench.py" --servreg "$build_dir/servreg" --smoke
 
 # Hardening: the suite under ASan+UBSan, the concurrency tests under TSan, every fuzz target
-# for a short run, the one-minute soak (docs/security.md). Not yet part of the default run:
-# SERVREG_HARDENING=1 adds it.
-if [ "${SERVREG_HARDENING:-0}" = 1 ]; then
+# for a short run, the one-minute soak (docs/security.md). SERVREG_HARDENING=0 leaves it out.
+if [ "${SERVREG_HARDENING:-1}" != 0 ]; then
     bash "$SERVREG_ROOT/scripts/test-hardening.sh"
 fi
