@@ -9,6 +9,7 @@
 #include "servreg/http/metrics.h"
 #include "servreg/http/status_page.h"
 #include "servreg/jsonrpc/dispatcher.h"
+#include "servreg/jsonrpc/json_text.h"
 #include "servreg/registry/service.h"
 #include "servreg/registry/validation.h"
 
@@ -31,20 +32,10 @@ std::string_view trim(std::string_view s) noexcept {
     return s;
 }
 
-// Minimal JSON string escaping for the few hand-built bodies here.
 std::string quoted(std::string_view s) {
-    std::string out = "\"";
-    for (char c : s) {
-        if (c == '"' || c == '\\') {
-            out += '\\';
-            out += c;
-        } else if (static_cast<unsigned char>(c) < 0x20) {
-            out += ' ';
-        } else {
-            out += c;
-        }
-    }
-    return out + '"';
+    std::string out;
+    jsonrpc::append_json_string(out, s);
+    return out;
 }
 
 response json_response(unsigned status, std::string body) {

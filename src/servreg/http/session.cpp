@@ -12,6 +12,7 @@
 
 #include "servreg/http/access_log.h"
 #include "servreg/http/router.h"
+#include "servreg/jsonrpc/json_text.h"
 
 namespace servreg::http {
 
@@ -169,7 +170,9 @@ void session::refuse(unsigned status, std::string message) {
     if (started_ == steady::time_point{}) started_ = steady::now();
     response r;
     r.status = status;
-    r.body = "{\"error\":\"" + message + "\"}";
+    r.body = "{\"error\":";
+    jsonrpc::append_json_string(r.body, message);
+    r.body += '}';
     write(std::move(r));
 }
 

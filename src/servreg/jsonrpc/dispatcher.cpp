@@ -163,14 +163,26 @@ struct dispatcher::impl {
         std::string label;
     };
 
-    static bool is_write(const json& request) {
-        if (!request.is_object()) return false;
-        auto m = request.find("method");
-        if (m == request.end() || !m->is_string()) return false;
+    // The method a request names, when it names one servreg has.
+    static const detail::method_entry* find_method(std::string_view name) noexcept {
         for (const auto& entry : detail::method_table()) {
-            if (entry.name == m->get_ref<const std::string&>()) return entry.writes;
+            if (entry.name == name) return &entry;
         }
-        return false;
+        return nullptr;
+    }
+
+    // The name of the method a request object asks for, when it has a string "method".
+    static std::optional<std::string_view> method_name(const json& request) {
+        if (!request.is_object()) return std::nullopt;
+        auto m = request.find("method");
+        if (m == request.end() || !m->is_string()) return std::nullopt;
+        return std::string_view(m->get_ref<const std::string&>());
+    }
+
+    static bool is_write(const json& request) {
+        const auto name = method_name(request);
+        const detail::method_entry* entry = name ? find_method(*name) : nullptr;
+        return entry != nullptr && entry->writes;
     }
 
     void pump(const std::shared_ptr<batch_state>& st) const {
@@ -228,10 +240,7 @@ struct dispatcher::impl {
             observe("-", error_code::invalid_request, start);
             return done(error_text(error_code::invalid_request, std::move(*call.invalid)));
         }
-        const detail::method_entry* entry = nullptr;
-        for (const auto& m : detail::method_table()) {
-            if (m.name == call.method) entry = &m;
-        }
+        const detail::method_entry* entry = find_method(call.method);
         std::string id = call.notification ? std::string() : id_text(call.id);
         if (entry == nullptr) {
             observe("other", error_code::method_not_found, start);
@@ -300,14 +309,9 @@ void dispatcher::handle(std::string_view body, const request_context& ctx, done_
         if (!request.is_array()) {
             // run() uses the request only before it returns: no need to keep it alive.
             std::string_view label = "-";
-            if (request.is_object()) {
-                auto m = request.find("method");
-                if (m != request.end() && m->is_string()) {
-                    for (const auto& entry : detail::method_table()) {
-                        if (entry.name == m->get_ref<const std::string&>()) label = entry.name;
-                    }
-                    if (label == "-") label = "other";
-                }
+            if (const auto name = impl::method_name(request)) {
+                const detail::method_entry* entry = impl::find_method(*name);
+                label = entry != nullptr ? entry->name : "other";
             }
             return self.run(request, ctx,
                             [label, done = std::move(done)](std::optional<std::string> text) {

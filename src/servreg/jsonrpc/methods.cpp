@@ -286,6 +286,10 @@ std::string_view error_message(int code) {
     }
 }
 
+}  // namespace servreg::jsonrpc::detail
+
+namespace servreg::jsonrpc {
+
 void append_json_string(std::string& out, std::string_view s) {
     static constexpr char hex[] = "0123456789abcdef";
     out += '"';
@@ -321,4 +325,4 @@ void append_json_string(std::string& out, std::string_view s) {
     out += '"';
 }
 
-}  // namespace servreg::jsonrpc::detail
+}  // namespace servreg::jsonrpc

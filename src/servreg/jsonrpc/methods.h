@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "servreg/jsonrpc/dispatcher.h"
+#include "servreg/jsonrpc/json_text.h"
 
 namespace servreg::jsonrpc::detail {
 
@@ -53,7 +54,6 @@ std::span<const method_entry> method_table();
 // The message of a JSON-RPC error code ("Invalid params").
 std::string_view error_message(int code);
 
-// Appends `s` as a JSON string literal (quotes included) to `out`.
-void append_json_string(std::string& out, std::string_view s);
+using jsonrpc::append_json_string;
 
 }  // namespace servreg::jsonrpc::detail
