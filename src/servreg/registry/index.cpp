@@ -488,33 +488,46 @@ void index::reset(std::vector<storage::instance_row> rows) {
     d.clear();
     d.bump();
     try {
-        for (auto& row : rows) {
+        // The database keys rows by endpoint; should one repeat, the later row wins.
+        std::vector<slot_id> slot_of(rows.size());
+        std::vector<std::uint32_t> winner;  // per slot, the row that fills it
+        winner.reserve(rows.size());
+        for (std::uint32_t i = 0; i < rows.size(); ++i) {
+            auto& row = rows[i];
             const std::uint32_t hash = endpoint_hash(row.host, row.port);
-            // The database keys rows by endpoint; should one repeat, the later row wins.
             slot_id s = d.find(row.host, row.port, hash);
             if (s == no_slot) {
-                s = d.add(std::move(row.host), row.port, hash, 0, 0);
+                s = d.add(std::move(row.host), row.port, hash, row.first_seen_ms, row.last_seen_ms);
+                winner.push_back(i);
+            } else {
+                winner[s] = i;
             }
+            slot_of[i] = s;
+        }
+        // One sort of the rows by name, host and port, comparing names where they lie in the
+        // rows, then every name appended at the map's end and every member at its list's end:
+        // cheaper than a map insertion per row and a sort of the slots through their names.
+        std::vector<std::uint32_t> order;
+        order.reserve(winner.size());
+        for (const std::uint32_t i : winner) order.push_back(i);
+        std::sort(order.begin(), order.end(), [&](std::uint32_t a, std::uint32_t b) {
+            const int c = rows[a].name.compare(rows[b].name);
+            return c < 0 || (c == 0 && d.endpoint_less(slot_of[a], slot_of[b]));
+        });
+        auto owner = d.names.end();
+        for (const std::uint32_t i : order) {
+            auto& row = rows[i];
+            if (owner == d.names.end() || owner->first != row.name) {
+                owner = d.names.emplace_hint(d.names.end(), std::move(row.name), member_list{});
+            }
+            const slot_id s = slot_of[i];
             auto& inst = d.slot(s);
-            inst.owner = d.names.try_emplace(std::move(row.name)).first;
+            inst.owner = owner;
             inst.first_seen_ms = row.first_seen_ms;
             inst.seen(row.last_seen_ms);
+            owner->second.reserve_one();
+            owner->second.insert(owner->second.end(), s);
         }
-        // Sorting each name's members once beats inserting them one by one.
-        std::vector<slot_id> order(d.slot_count);
-        for (slot_id s = 0; s < order.size(); ++s) order[s] = s;
-        std::sort(order.begin(), order.end(), [&](slot_id a, slot_id b) {
-            const auto& x = d.slot(a).owner->first;
-            const auto& y = d.slot(b).owner->first;
-            const int c = x.compare(y);
-            return c < 0 || (c == 0 && d.endpoint_less(a, b));
-        });
-        for (const slot_id s : order) {
-            auto& members = d.slot(s).owner->second;
-            members.reserve_one();
-            members.insert(members.end(), s);
-        }
-        std::erase_if(d.names, [](const auto& entry) { return entry.second.empty(); });
     } catch (...) {
         d.clear();
         throw;
