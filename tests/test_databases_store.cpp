@@ -307,6 +307,9 @@ TEST_P(DatabaseStore, PollerDeliversWhatAnotherConnectionCommits) {
     });
     EXPECT_TRUE(delivered) << show(seen);
     EXPECT_GE(last_since, loaded_at - 1000);
+    lock.unlock();
+    // A poll is counted once its changes are handed over: just after the callback returns.
+    for (int i = 0; i < 100 && p.polls() == 0; ++i) std::this_thread::sleep_for(10ms);
     EXPECT_GT(p.polls(), 0u);
 }
 
