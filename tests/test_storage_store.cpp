@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -141,6 +142,36 @@ TEST(SociStore, FileDatabaseIsInWalMode) {
     std::string mode;
     sql << "PRAGMA journal_mode", soci::into(mode);
     EXPECT_EQ(mode, "wal") << "path=" << path;
+}
+
+// The writer's connection checkpoints the WAL into the file as it goes: under steady writes the
+// WAL stays bounded and the rows reach the database file.
+TEST(SociStore, CheckpointsKeepTheWalBoundedAndLandInTheFile) {
+    temp_dir dir;
+    const auto path = dir.file("reg.db");
+    auto db = open_store(sqlite_file(path));
+    // 3000 transactions of 10 endpoints spread over 30,000: some 30,000 WAL frames (120 MB)
+    // without checkpoints.
+    constexpr int transactions = 3000;
+    for (int t = 0; t < transactions; ++t) {
+        std::vector<write_op> ops;
+        for (int k = 0; k < 10; ++k) {
+            const int i = (t * 10 + k) * 7919 % 30'000;
+            ops.push_back(ping("svc." + std::to_string(i), "host-" + std::to_string(i / 1000),
+                               static_cast<std::uint16_t>(1 + i % 1000), 1000 + t));
+        }
+        apply_ops(*db, ops);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));  // a last checkpoint
+    const auto wal = std::filesystem::file_size(path + "-wal");
+    const auto file = std::filesystem::file_size(path);
+    EXPECT_LT(wal, 16u << 20) << "the WAL of " << path << " is " << wal << " bytes";
+    EXPECT_GT(file, 1u << 20) << "the checkpointed rows did not reach " << path << " (" << file
+                              << " bytes)";
+    auto sql = inspect(path);
+    long long rows = 0;
+    sql << "SELECT COUNT(*) FROM servreg_services", soci::into(rows);
+    EXPECT_EQ(rows, 30'000);
 }
 
 TEST(SociStore, PrimaryKeyIsHostAndPort) {
