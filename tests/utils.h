@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
@@ -23,6 +24,7 @@
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -60,6 +62,46 @@ inline std::string read_file(const std::string& path) {
     return out.str();
 }
 
+// Starts the servreg binary with `args`, and `env` ("NAME=value") over this process's
+// environment; its stdin is /dev/null, its stdout and stderr go to the files named (inherited
+// when empty). Everything is prepared before fork(): the tests have threads, and the child may
+// only make system calls until it execs.
+inline pid_t spawn_servreg(const std::vector<std::string>& args,
+                           const std::vector<std::string>& env, const std::string& out_path,
+                           const std::string& err_path) {
+    std::string bin = SERVREG_BINARY;
+    std::vector<std::string> arg_copy = args;
+    std::vector<char*> argv{bin.data()};
+    for (auto& a : arg_copy) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    // The given variables first, then the inherited ones they do not replace.
+    std::vector<std::string> env_copy = env;
+    std::vector<char*> envp;
+    for (auto& e : env_copy) envp.push_back(e.data());
+    for (char** e = environ; *e != nullptr; ++e) {
+        const std::string_view entry(*e);
+        const auto name = entry.substr(0, entry.find('=') + 1);
+        const bool replaced = std::any_of(env.begin(), env.end(), [&](const std::string& x) {
+            return std::string_view(x).substr(0, x.find('=') + 1) == name;
+        });
+        if (!replaced) envp.push_back(*e);
+    }
+    envp.push_back(nullptr);
+    const pid_t pid = ::fork();
+    if (pid < 0) throw std::runtime_error("fork failed");
+    if (pid == 0) {
+        const int in = ::open("/dev/null", O_RDONLY);
+        ::dup2(in, 0);
+        if (!out_path.empty())
+            ::dup2(::open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644), 1);
+        if (!err_path.empty())
+            ::dup2(::open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644), 2);
+        ::execve(bin.c_str(), argv.data(), envp.data());
+        ::_exit(127);
+    }
+    return pid;
+}
+
 // The real servreg binary, started with `args` (plus --port 0 unless a --port or a
 // SERVREG_PORT is given)
 // and stopped (SIGKILL) on destruction unless it already exited. Its stderr goes to a file.
@@ -76,22 +118,7 @@ public:
             args.push_back("0");
         }
         args_ = args;
-        pid_ = ::fork();
-        if (pid_ < 0) throw std::runtime_error("fork failed");
-        if (pid_ == 0) {
-            int fd = ::open(log_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-            ::dup2(fd, 2);
-            int null_fd = ::open("/dev/null", O_RDONLY);
-            ::dup2(null_fd, 0);
-            for (const auto& e : env) ::putenv(const_cast<char*>(e.c_str()));
-            std::vector<char*> argv;
-            std::string bin = SERVREG_BINARY;
-            argv.push_back(bin.data());
-            for (auto& a : args) argv.push_back(a.data());
-            argv.push_back(nullptr);
-            ::execv(bin.c_str(), argv.data());
-            ::_exit(127);
-        }
+        pid_ = spawn_servreg(args, env, "", log_path_);
         if (wait_listening) wait_for_listening();
     }
 
@@ -181,22 +208,7 @@ inline run_result run_servreg(const std::vector<std::string>& args,
                               const std::vector<std::string>& env = {}) {
     temp_dir dir;
     std::string out_path = dir.file("out"), err_path = dir.file("err");
-    pid_t pid = ::fork();
-    if (pid == 0) {
-        int out = ::open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        int err = ::open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        ::dup2(out, 1);
-        ::dup2(err, 2);
-        for (const auto& e : env) ::putenv(const_cast<char*>(e.c_str()));
-        std::vector<std::string> copy = args;
-        std::vector<char*> argv;
-        std::string bin = SERVREG_BINARY;
-        argv.push_back(bin.data());
-        for (auto& a : copy) argv.push_back(a.data());
-        argv.push_back(nullptr);
-        ::execv(bin.c_str(), argv.data());
-        ::_exit(127);
-    }
+    const pid_t pid = spawn_servreg(args, env, out_path, err_path);
     run_result r;
     int status = 0;
     // Bounded: a daemon that unexpectedly starts is killed after 20 s.
