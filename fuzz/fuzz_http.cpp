@@ -20,6 +20,7 @@
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
+#include <cerrno>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -85,8 +86,15 @@ int connect_client(std::uint16_t port) {
     addr.sin_family = AF_INET;
     addr.sin_port = htons(port);
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-        fail("connect() failed");
+    // No free local port is the machine's state, not servreg's (other tests' connections in
+    // TIME_WAIT): wait for one rather than report it as a finding.
+    const auto deadline = steady::now() + std::chrono::seconds(30);
+    while (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+        const int error = errno;
+        if ((error != EADDRNOTAVAIL && error != EINTR) || steady::now() > deadline) {
+            fail(std::string("connect() failed: ") + std::strerror(error));
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
     int one = 1;
     ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
