@@ -374,6 +374,45 @@ std::string redact(std::string text, const std::vector<std::string>& secrets) {
     return line;
 }
 
+// Rows of servreg_services fetched in chunks into column vectors, which a statement binds with
+// into(): a row at a time would be ten times slower.
+struct row_columns {
+    explicit row_columns(std::size_t rows_per_fetch)
+        : chunk(rows_per_fetch),
+          names(chunk),
+          hosts(chunk),
+          ports(chunk),
+          first_seen(chunk),
+          last_seen(chunk) {}
+
+    std::size_t chunk;
+    std::vector<std::string> names;
+    std::vector<std::string> hosts;
+    std::vector<int> ports;
+    std::vector<long long> first_seen;
+    std::vector<long long> last_seen;
+
+    // Runs `st` (which selects name, host, port, first_seen, last_seen into these columns) and
+    // appends every row to `out`.
+    void fetch_all(soci::statement& st, std::vector<instance_row>& out) {
+        st.execute();
+        while (st.fetch()) {
+            for (std::size_t i = 0; i < names.size(); ++i) {
+                out.push_back({.name = std::move(names[i]),
+                               .host = std::move(hosts[i]),
+                               .port = static_cast<std::uint16_t>(ports[i]),
+                               .first_seen_ms = first_seen[i],
+                               .last_seen_ms = last_seen[i]});
+            }
+            names.resize(chunk);
+            hosts.resize(chunk);
+            ports.resize(chunk);
+            first_seen.resize(chunk);
+            last_seen.resize(chunk);
+        }
+    }
+};
+
 // --- the store ---------------------------------------------------------------------------------
 
 class soci_store final : public store {
@@ -857,37 +896,17 @@ auto soci_store::guarded(std::string_view operation, F&& body) -> decltype(body(
 
 std::vector<instance_row> soci_store::load_all() {
     return guarded("loading the registry", [&] {
-        // Fetched in chunks into column vectors: a row at a time would be ten times slower.
-        constexpr std::size_t chunk = 10'000;
-        std::vector<std::string> names(chunk);
-        std::vector<std::string> hosts(chunk);
-        std::vector<int> ports(chunk);
-        std::vector<long long> first_seen(chunk);
-        std::vector<long long> last_seen(chunk);
+        row_columns c(10'000);
         soci::statement st =
             (sql_.prepare << "SELECT name, host, port, first_seen, last_seen FROM servreg_services",
-             soci::into(names), soci::into(hosts), soci::into(ports), soci::into(first_seen),
-             soci::into(last_seen));
+             soci::into(c.names), soci::into(c.hosts), soci::into(c.ports),
+             soci::into(c.first_seen), soci::into(c.last_seen));
         // Sized once: growing 100,000 rows by doubling costs more than counting them.
         long long count = 0;
         sql_ << "SELECT COUNT(*) FROM servreg_services", soci::into(count);
         std::vector<instance_row> rows;
         rows.reserve(static_cast<std::size_t>(count));
-        st.execute();
-        while (st.fetch()) {
-            for (std::size_t i = 0; i < names.size(); ++i) {
-                rows.push_back({.name = std::move(names[i]),
-                                .host = std::move(hosts[i]),
-                                .port = static_cast<std::uint16_t>(ports[i]),
-                                .first_seen_ms = first_seen[i],
-                                .last_seen_ms = last_seen[i]});
-            }
-            names.resize(chunk);
-            hosts.resize(chunk);
-            ports.resize(chunk);
-            first_seen.resize(chunk);
-            last_seen.resize(chunk);
-        }
+        c.fetch_all(st, rows);
         return rows;
     });
 }
@@ -1055,30 +1074,13 @@ changes soci_store::changes_since(std::int64_t since_ms) {
                 deleted_at.resize(chunk);
             }
         }
-        std::vector<std::string> names(chunk);
-        std::vector<std::string> hosts(chunk);
-        std::vector<int> ports(chunk);
-        std::vector<long long> first_seen(chunk);
-        std::vector<long long> last_seen(chunk);
-        soci::statement st = (sql_.prepare << "SELECT name, host, port, first_seen, last_seen FROM "
-                                              "servreg_services WHERE last_seen >= :since",
-                              soci::use(since), soci::into(names), soci::into(hosts),
-                              soci::into(ports), soci::into(first_seen), soci::into(last_seen));
-        st.execute();
-        while (st.fetch()) {
-            for (std::size_t i = 0; i < names.size(); ++i) {
-                out.rows.push_back({.name = std::move(names[i]),
-                                    .host = std::move(hosts[i]),
-                                    .port = static_cast<std::uint16_t>(ports[i]),
-                                    .first_seen_ms = first_seen[i],
-                                    .last_seen_ms = last_seen[i]});
-            }
-            names.resize(chunk);
-            hosts.resize(chunk);
-            ports.resize(chunk);
-            first_seen.resize(chunk);
-            last_seen.resize(chunk);
-        }
+        row_columns c(chunk);
+        soci::statement st =
+            (sql_.prepare << "SELECT name, host, port, first_seen, last_seen FROM "
+                             "servreg_services WHERE last_seen >= :since",
+             soci::use(since), soci::into(c.names), soci::into(c.hosts), soci::into(c.ports),
+             soci::into(c.first_seen), soci::into(c.last_seen));
+        c.fetch_all(st, out.rows);
         return out;
     });
 }
