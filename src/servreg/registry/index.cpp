@@ -110,11 +110,9 @@ struct index::impl {
     using name_map = std::map<std::string, member_list, std::less<>>;
     using name_entry = name_map::value_type;
 
-    // The names one pattern matched, as of names_generation. Entries point into the map: a
-    // name leaves the map only with a new names_generation, and then no entry is used.
-    struct matched_names {
-        std::vector<const name_entry*> names;
-    };
+    // The names one pattern matched, as of names_generation. They point into the map: a name
+    // leaves the map only with a new names_generation, and then the list is not used.
+    using matched_names = std::vector<const name_entry*>;
     struct string_hash {
         using is_transparent = void;
         std::size_t operator()(std::string_view s) const noexcept {
@@ -428,17 +426,23 @@ struct index::impl {
     void remember(const glob& pattern, std::vector<const name_entry*> matched) const noexcept {
         if (matched.size() > cache_max_names) return;
         try {
-            auto entry = std::make_shared<const matched_names>(matched_names{std::move(matched)});
+            const std::size_t size = matched.size();
+            auto entry = std::make_shared<const matched_names>(std::move(matched));
             std::lock_guard guard(cache.mutex);
             if (cache.names_generation != names_generation ||
                 cache.entries.size() >= cache_max_entries ||
-                cache.names_held + entry->names.size() > cache_max_names) {
+                cache.names_held + size > cache_max_names) {
                 cache.entries.clear();
                 cache.names_held = 0;
                 cache.names_generation = names_generation;
             }
-            cache.names_held += entry->names.size();
-            cache.entries.insert_or_assign(pattern.text(), std::move(entry));
+            // Two readers may have scanned for the same pattern at once: the later one replaces.
+            auto [it, added] = cache.entries.try_emplace(pattern.text(), entry);
+            if (!added) {
+                cache.names_held -= it->second->size();
+                it->second = std::move(entry);
+            }
+            cache.names_held += size;
         } catch (...) {
             // Out of memory: the next call scans again.
         }
@@ -455,7 +459,7 @@ struct index::impl {
             return;
         }
         if (const auto known = remembered(pattern)) {
-            for (const name_entry* entry : known->names) f(entry->first, entry->second);
+            for (const name_entry* entry : *known) f(entry->first, entry->second);
             return;
         }
         std::vector<const name_entry*> matched;
