@@ -345,6 +345,24 @@ TEST_F(DaemonHttp, HeadersOverEightKibibytesAre431) {
     EXPECT_EQ(locate("http.431"), json::array());
 }
 
+TEST_F(DaemonHttp, HeadersOverEightKibibytesSentInPiecesAre431) {
+    // Complete header lines arriving a few at a time add up against the same limit.
+    std::string body = call_text("ping", {"http.431.pieces", "10.0.0.9", 1});
+    std::string many;
+    for (int i = 0; i < 200; ++i)
+        many += "X-H" + std::to_string(i) + ": " + std::string(50, 'c') + "\r\n";
+    const std::string req = post_request(body, "application/json", many, false);
+    connection c(port());
+    for (std::size_t at = 0; at < req.size(); at += 1000) {
+        if (!c.send(req.substr(at, 1000))) break;  // refused and closed: the reply is waiting
+        std::this_thread::sleep_for(5ms);          // each piece its own read
+    }
+    auto r = c.read_reply();
+    ASSERT_TRUE(r) << "no reply to:\n" << req.substr(0, 400);
+    EXPECT_EQ(r->status, 431) << describe(req, *r);
+    EXPECT_EQ(locate("http.431.pieces"), json::array());
+}
+
 TEST_F(DaemonHttp, BatchOfMoreThanAThousandIsOneInvalidRequestAndNothingRuns) {
     json batch = json::array();
     for (int i = 0; i < 1001; ++i) {

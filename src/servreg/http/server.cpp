@@ -16,7 +16,6 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/strand.hpp>
 #include <csignal>
 #include <memory>
 #include <stdexcept>
@@ -94,7 +93,7 @@ struct server::impl {
     void do_accept() {
         // Round robin: the loops share the connections, long-lived ones included.
         net::io_context& loop = *loops[next_loop++ % loops.size()];
-        acceptor.async_accept(net::make_strand(loop.get_executor()),
+        acceptor.async_accept(loop.get_executor(),
                               [this](boost::system::error_code ec, socket_type socket) {
                                   on_accept(ec, std::move(socket));
                               });

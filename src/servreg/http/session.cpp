@@ -4,9 +4,11 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <array>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
@@ -26,13 +28,6 @@ namespace {
 // A reply must leave within this time, or the client is not reading and is dropped.
 constexpr std::chrono::seconds write_timeout{10};
 
-bool expected_close(const beast::error_code& ec) {
-    return ec == bhttp::error::end_of_stream || ec == net::error::eof ||
-           ec == net::error::operation_aborted || ec == beast::error::timeout ||
-           ec == net::error::connection_reset || ec == net::error::broken_pipe ||
-           ec == net::error::bad_descriptor;
-}
-
 std::string remote_of(const socket_type& s) {
     beast::error_code ec;
     auto ep = s.remote_endpoint(ec);
@@ -42,8 +37,12 @@ std::string remote_of(const socket_type& s) {
 }  // namespace
 
 session::session(socket_type&& socket, std::shared_ptr<server_state> state)
-    : stream_(std::move(socket)), state_(std::move(state)) {
-    remote_ = remote_of(stream_.socket());
+    : socket_(std::move(socket)), timer_(socket_.get_executor()), state_(std::move(state)) {
+    remote_ = remote_of(socket_);
+    // Replies are written in place while the socket takes them; only the rest of one that
+    // does not fit waits for the socket in the event loop.
+    beast::error_code ignored;
+    socket_.non_blocking(true, ignored);
 }
 
 session::~session() {
@@ -57,7 +56,11 @@ void session::start() {
         std::lock_guard lock(state_->mutex);
         state_->open.emplace(this, weak_from_this());
     }
-    net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->do_read(); });
+    net::dispatch(socket_.get_executor(), [self = shared_from_this()] {
+        // The first request's headers are timed from the connection's start.
+        self->wait_for(waiting::header);
+        self->serve();
+    });
 }
 
 void session::shutdown() {
@@ -65,35 +68,82 @@ void session::shutdown() {
     if (reading_) close();
 }
 
-void session::do_read() {
-    if (stopping_) return close();
-    parser_.emplace();
-    parser_->header_limit(static_cast<std::uint32_t>(state_->limits.header_limit));
-    parser_->body_limit(state_->limits.body_limit);
-    reading_ = true;
-    if (first_request_ || buffer_.size() > 0) return read_header();
-    // Between requests on a keep-alive connection: the idle timeout runs until the next
-    // request's first bytes; from then on its headers have their own deadline.
-    stream_.expires_after(state_->limits.idle_timeout);
-    stream_.async_read_some(buffer_.prepare(4096),
-                            beast::bind_front_handler(&session::on_idle_data, shared_from_this()));
+// Reads and answers requests until one waits for its reply, the buffer needs more bytes, or
+// the connection ends. A reply written in place lets the loop go on to the next request
+// already buffered (pipelining) without recursion.
+void session::serve() {
+    while (!busy_ && !closed_) {
+        if (!parser_ || parser_->is_done()) {
+            if (stopping_) return close();
+            parser_.emplace();
+            parser_->header_limit(static_cast<std::uint32_t>(state_->limits.header_limit));
+            parser_->body_limit(state_->limits.body_limit);
+            header_bytes_ = 0;
+            continued_ = false;
+        }
+        beast::error_code ec;
+        std::size_t used = 0;
+        const bool had_header = parser_->is_header_done();
+        if (buffer_.size() > 0) {
+            // Not eager: a put that completes the header stops there, so that its size is known.
+            used = parser_->put(buffer_.data(), ec);
+            buffer_.consume(used);
+        }
+        if (ec && ec != bhttp::error::need_more) return fail(ec);
+        if (!had_header) {
+            // The parser takes complete header lines as they come and checks its limit within
+            // one put only: a header sent in pieces is counted here.
+            header_bytes_ += used;
+            const std::size_t unparsed = parser_->is_header_done() ? 0 : buffer_.size();
+            if (header_bytes_ + unparsed > state_->limits.header_limit) {
+                return fail(bhttp::error::header_limit);
+            }
+        }
+        if (parser_->is_header_done() && started_ == time_point{}) started_ = steady::now();
+        if (parser_->is_done()) {
+            handle();
+            continue;
+        }
+        if (used > 0 && buffer_.size() > 0 && !ec) continue;
+        if (parser_->is_header_done() && !continued_ &&
+            beast::iequals(parser_->get()[bhttp::field::expect], "100-continue")) {
+            // curl and others wait for this before sending a larger body.
+            return send_continue();
+        }
+        return read();
+    }
 }
 
-void session::on_idle_data(beast::error_code ec, std::size_t n) {
+void session::read() {
+    if (stopping_) return close();  // a request whose bytes have not all arrived is not in flight
+    if (!parser_->got_some()) {
+        if (!first_request_) wait_for(waiting::next_request);
+    } else if (!parser_->is_header_done()) {
+        wait_for(waiting::header);
+    } else {
+        wait_for(waiting::body);
+    }
+    reading_ = true;
+    const std::size_t room = buffer_.capacity() - buffer_.size();
+    socket_.async_read_some(buffer_.prepare(std::clamp<std::size_t>(room, 4096, 65536)),
+                            beast::bind_front_handler(&session::on_read, shared_from_this()));
+}
+
+void session::on_read(beast::error_code ec, std::size_t n) {
+    reading_ = false;
+    if (closed_) return;
+    if (ec == net::error::eof && parser_ && parser_->got_some()) {
+        // The client ended its side within a request.
+        parser_->put_eof(ec);
+        if (!ec) return serve();
+        return fail(ec);
+    }
     if (ec) return close();
     buffer_.commit(n);
-    read_header();
+    serve();
 }
 
-void session::read_header() {
-    stream_.expires_after(state_->limits.header_timeout);
-    bhttp::async_read_header(
-        stream_, buffer_, *parser_,
-        [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_header(ec); });
-}
-
-void session::on_header(beast::error_code ec) {
-    reading_ = false;
+void session::fail(beast::error_code ec) {
     if (ec == bhttp::error::header_limit || ec == bhttp::error::buffer_overflow) {
         return refuse(431, "request headers exceed " + std::to_string(state_->limits.header_limit) +
                                " bytes");
@@ -102,49 +152,23 @@ void session::on_header(beast::error_code ec) {
         return refuse(
             413, "request body exceeds " + std::to_string(state_->limits.body_limit) + " bytes");
     }
-    if (ec) {
-        if (expected_close(ec)) return close();
-        return refuse(400, "malformed HTTP request: " + ec.message());
-    }
-    started_ = steady::now();
-    if (parser_->is_done()) return handle();
-    if (beast::iequals(parser_->get()[bhttp::field::expect], "100-continue")) {
-        // curl and others wait for this before sending a larger body.
-        static constexpr std::string_view proceed = "HTTP/1.1 100 Continue\r\n\r\n";
-        stream_.expires_after(write_timeout);
-        return net::async_write(stream_, net::buffer(proceed.data(), proceed.size()),
-                                [self = shared_from_this()](beast::error_code wec, std::size_t) {
-                                    if (wec) return self->close();
-                                    self->read_body();
-                                });
-    }
-    read_body();
+    refuse(400, "malformed HTTP request: " + ec.message());
 }
 
-void session::read_body() {
-    // A request whose body has not arrived is not in flight yet: shutdown may close it.
-    reading_ = true;
-    stream_.expires_after(state_->limits.body_timeout);
-    bhttp::async_read(
-        stream_, buffer_, *parser_,
-        [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_body(ec); });
-}
-
-void session::on_body(beast::error_code ec) {
-    reading_ = false;
-    if (ec == bhttp::error::body_limit) {
-        return refuse(
-            413, "request body exceeds " + std::to_string(state_->limits.body_limit) + " bytes");
-    }
-    if (ec) {
-        if (expected_close(ec)) return close();
-        return refuse(400, "malformed HTTP request: " + ec.message());
-    }
-    handle();
+void session::send_continue() {
+    static constexpr std::string_view proceed = "HTTP/1.1 100 Continue\r\n\r\n";
+    continued_ = true;
+    wait_for(waiting::reply_sent);
+    net::async_write(socket_, net::buffer(proceed.data(), proceed.size()),
+                     [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                         if (ec) return self->close();
+                         self->read();
+                     });
 }
 
 void session::handle() {
-    stream_.expires_never();
+    busy_ = true;
+    wait_for(waiting::nothing);
     auto& msg = parser_->get();
     keep_alive_ = msg.keep_alive();
     // Views into the parser's message, which lives until the next request is read.
@@ -156,18 +180,26 @@ void session::handle() {
     if (auto token = msg.find("X-Api-Token"); token != msg.end()) req.api_token = token->value();
     req.body = std::move(msg.body());
     req.remote = remote_;
-    state_->routes->handle(std::move(req), [self = shared_from_this()](response r) {
-        // Reads answer at once, on this strand: write inline. Writes answer from the storage
-        // writer's thread: the reply is posted back to this connection's strand.
-        net::dispatch(self->stream_.get_executor(),
-                      [self, r = std::move(r)]() mutable { self->write(std::move(r)); });
-    });
+    dispatching_ = true;
+    state_->routes->handle(std::move(req),
+                           [self = shared_from_this()](response r) { self->reply(std::move(r)); });
+    dispatching_ = false;
+}
+
+// Reads answer at once, inside handle(); writes answer from the storage writer's thread, and
+// their reply is posted back to this connection's loop.
+void session::reply(response r) {
+    auto ex = socket_.get_executor();
+    if (ex.running_in_this_thread()) return write(std::move(r));
+    net::post(
+        ex, [self = shared_from_this(), r = std::move(r)]() mutable { self->write(std::move(r)); });
 }
 
 void session::refuse(unsigned status, std::string message) {
     // After a framing error the rest of the stream cannot be trusted: answer, then close.
     keep_alive_ = false;
     if (started_ == steady::time_point{}) started_ = steady::now();
+    busy_ = true;
     response r;
     r.status = status;
     r.body = "{\"error\":";
@@ -207,25 +239,45 @@ void session::write(response r) {
     // client would read the body as the start of the next reply.
     if (header_read && parser_->get().method() == bhttp::verb::head) body_.clear();
     log(r.status, body_.size(), r.label);
-    stream_.expires_after(write_timeout);
+    if (closed_) return;
+    // Most replies fit in the socket's buffer: written now, with no deadline to arm and no
+    // handler to queue.
     const std::array<net::const_buffer, 2> buffers{net::buffer(head_), net::buffer(body_)};
-    net::async_write(stream_, buffers,
+    beast::error_code ec;
+    sent_ = socket_.write_some(buffers, ec);
+    if (ec && ec != net::error::would_block && ec != net::error::try_again) return close();
+    if (sent_ == head_.size() + body_.size()) return written();
+    wait_for(waiting::reply_sent);
+    std::array<net::const_buffer, 2> rest{net::buffer(head_), net::buffer(body_)};
+    if (sent_ < head_.size()) {
+        rest[0] += sent_;
+    } else {
+        rest[0] = {};
+        rest[1] += sent_ - head_.size();
+    }
+    net::async_write(socket_, rest,
                      beast::bind_front_handler(&session::on_write, shared_from_this()));
 }
 
 void session::on_write(beast::error_code ec, std::size_t) {
-    const bool keep = keep_open_;
+    if (ec) return close();
+    written();
+}
+
+void session::written() {
     // A large reply's memory is not kept for the connection's next, small one.
     if (body_.capacity() > 64 * 1024) std::string().swap(body_);
-    if (ec) return close();
-    if (!keep) {
+    if (!keep_open_) {
         beast::error_code ignored;
-        stream_.socket().shutdown(net::ip::tcp::socket::shutdown_send, ignored);
+        socket_.shutdown(net::ip::tcp::socket::shutdown_send, ignored);
         return close();
     }
+    busy_ = false;
     first_request_ = false;
     started_ = {};
-    do_read();
+    wait_for(waiting::nothing);
+    // Inside handle(), serve()'s loop goes on by itself.
+    if (!dispatching_) serve();
 }
 
 void session::log(unsigned status, std::size_t bytes, std::string_view label) {
@@ -249,9 +301,50 @@ void session::log(unsigned status, std::size_t bytes, std::string_view label) {
 }
 
 void session::close() {
+    if (closed_) return;
+    closed_ = true;
     reading_ = false;
+    timer_.cancel();
     beast::error_code ignored;
-    stream_.socket().close(ignored);
+    socket_.close(ignored);
+}
+
+// Deadlines are kept lazily: moving one later (the common case, once per request) only
+// stores it; the timer is armed again when it fires early, or when a deadline moves earlier.
+void session::wait_for(waiting what) {
+    if (what == waiting_) return;
+    waiting_ = what;
+    const auto now = steady::now();
+    switch (what) {
+        case waiting::nothing:
+            deadline_ = time_point::max();
+            return;
+        case waiting::next_request:
+            return set_deadline(now + state_->limits.idle_timeout);
+        case waiting::header:
+            return set_deadline(now + state_->limits.header_timeout);
+        case waiting::body:
+            return set_deadline(now + state_->limits.body_timeout);
+        case waiting::reply_sent:
+            return set_deadline(now + write_timeout);
+    }
+}
+
+void session::set_deadline(time_point deadline) {
+    deadline_ = deadline;
+    if (closed_ || deadline >= armed_) return;
+    armed_ = deadline;
+    timer_.expires_at(deadline);  // a pending wait ends with operation_aborted
+    timer_.async_wait(beast::bind_front_handler(&session::on_timer, shared_from_this()));
+}
+
+void session::on_timer(beast::error_code ec) {
+    if (ec == net::error::operation_aborted || closed_) return;
+    const auto now = steady::now();
+    if (timer_.expiry() > now) return;  // armed again after this wait had ended
+    armed_ = time_point::max();
+    if (deadline_ <= now) return close();
+    if (deadline_ != time_point::max()) set_deadline(deadline_);
 }
 
 }  // namespace servreg::http
