@@ -61,7 +61,7 @@ database_target sqlite_memory() {
 constexpr std::array<bool, 2> upsert_modes{false, true};
 
 std::unique_ptr<store> open_memory(bool multi_row) {
-    return open_store(sqlite_memory(), store_options{.multi_row_upserts = multi_row});
+    return open_store(sqlite_memory(), store_options{.multi_row_upserts = multi_row, .checkpoints = {}});
 }
 
 write_op ping(std::string name, std::string host, std::uint16_t port, std::int64_t now) {
@@ -150,9 +150,9 @@ TEST(SociStore, CheckpointsKeepTheWalBoundedAndLandInTheFile) {
     temp_dir dir;
     const auto path = dir.file("reg.db");
     auto db = open_store(sqlite_file(path));
-    // 3000 transactions of 10 endpoints spread over 30,000: some 30,000 WAL frames (120 MB)
+    // 6000 transactions of 10 endpoints spread over 30,000: some 60,000 WAL frames (240 MB)
     // without checkpoints.
-    constexpr int transactions = 3000;
+    constexpr int transactions = 6000;
     for (int t = 0; t < transactions; ++t) {
         std::vector<write_op> ops;
         for (int k = 0; k < 10; ++k) {
@@ -165,13 +165,96 @@ TEST(SociStore, CheckpointsKeepTheWalBoundedAndLandInTheFile) {
     std::this_thread::sleep_for(std::chrono::milliseconds(500));  // a last checkpoint
     const auto wal = std::filesystem::file_size(path + "-wal");
     const auto file = std::filesystem::file_size(path);
-    EXPECT_LT(wal, 16u << 20) << "the WAL of " << path << " is " << wal << " bytes";
+    // Started over once it holds 16,384 frames (64 MiB of pages and their headers), plus what
+    // this writer, never waiting for a client, commits while a checkpoint catches up.
+    EXPECT_LT(wal, 100u << 20) << "the WAL of " << path << " is " << wal << " bytes";
     EXPECT_GT(file, 1u << 20) << "the checkpointed rows did not reach " << path << " (" << file
                               << " bytes)";
     auto sql = inspect(path);
     long long rows = 0;
     sql << "SELECT COUNT(*) FROM servreg_services", soci::into(rows);
     EXPECT_EQ(rows, 30'000);
+}
+
+// The frames in the WAL of `path` and how many of them are in the file, as a checkpoint that
+// copies nothing new reports them.
+std::pair<long long, long long> wal_frames(const std::string& path) {
+    auto sql = inspect(path);
+    long long busy = 0, in_wal = 0, copied = 0;
+    sql << "PRAGMA wal_checkpoint(PASSIVE)", soci::into(busy), soci::into(in_wal),
+        soci::into(copied);
+    return {in_wal, copied};
+}
+
+void spread_pings(store& db, int transactions, int first) {
+    for (int t = first; t < first + transactions; ++t) {
+        std::vector<write_op> ops;
+        for (int k = 0; k < 10; ++k) {
+            const int i = (t * 10 + k) * 7919 % 30'000;
+            ops.push_back(ping("svc." + std::to_string(i), "host-" + std::to_string(i / 1000),
+                               static_cast<std::uint16_t>(1 + i % 1000), 1000 + t));
+        }
+        apply_ops(db, ops);
+    }
+}
+
+// A store whose WAL is checkpointed after 50 frames and started over after 400.
+std::unique_ptr<store> open_with_small_wal(const std::string& path) {
+    store_options options;
+    options.checkpoints = {.passive_after = 50, .restart_after = 400};
+    return open_store(sqlite_file(path), options);
+}
+
+TEST(SociStore, CheckpointsRunBesideTheWriterAndStartTheWalOver) {
+    temp_dir dir;
+    const auto path = dir.file("reg.db");
+    // The writer's own automatic checkpoints are off: without the checkpoint thread the WAL
+    // would hold every frame of 1000 transactions (some 10,000).
+    auto db = open_with_small_wal(path);
+    spread_pings(*db, 1000, 0);
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    const auto [in_wal, copied] = wal_frames(path);
+    EXPECT_LT(in_wal, 2000) << "the WAL of " << path << " was not started over";
+    EXPECT_GE(copied, in_wal - 50)
+        << "the checkpoints fell behind: " << copied << " of " << in_wal << " frames in the file";
+    const auto wal = std::filesystem::file_size(path + "-wal");
+    // At its largest: the restart threshold plus what the writer, never waiting for a client,
+    // committed while a checkpoint caught up; far from the 10,000 frames it would hold.
+    EXPECT_LT(wal, 5000u * 4120) << "the WAL of " << path << " is " << wal << " bytes";
+    auto sql = inspect(path);
+    long long rows = 0;
+    sql << "SELECT COUNT(*) FROM servreg_services", soci::into(rows);
+    EXPECT_GT(rows, 9000);
+}
+
+TEST(SociStore, AReaderOfTheFileHoldsTheWalBackWithoutFailingWrites) {
+    temp_dir dir;
+    const auto path = dir.file("reg.db");
+    auto db = open_with_small_wal(path);
+    spread_pings(*db, 10, 0);
+    {
+        // Another process's read transaction: its snapshot must stay readable, so the WAL
+        // cannot start over under it.
+        auto reader = inspect(path);
+        reader << "BEGIN";
+        long long before = 0;
+        reader << "SELECT COUNT(*) FROM servreg_services", soci::into(before);
+        EXPECT_NO_THROW(spread_pings(*db, 300, 10)) << "writes must go on while a reader reads";
+        long long still = 0;
+        reader << "SELECT COUNT(*) FROM servreg_services", soci::into(still);
+        EXPECT_EQ(still, before) << "the reader's snapshot changed under it";
+        EXPECT_GT(wal_frames(path).first, 3000) << "the WAL started over under a reader";
+        reader << "COMMIT";
+    }
+    // Once the reader is gone, the next checkpoints catch up and the WAL starts over.
+    bool restarted = false;
+    for (int round = 0; round < 50 && !restarted; ++round) {
+        spread_pings(*db, 20, 310 + round * 20);
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        restarted = wal_frames(path).first < 1000;  // it held over 3000 with the reader
+    }
+    EXPECT_TRUE(restarted) << "the WAL of " << path << " holds " << wal_frames(path).first
+                           << " frames after the reader left";
 }
 
 TEST(SociStore, PrimaryKeyIsHostAndPort) {
@@ -533,7 +616,7 @@ TEST(SociStore, LoadsHundredThousandRows) {
                                 1'700'000'000'000 + 2 * i};
         };
         {
-            auto db = open_store(sqlite_file(path), store_options{.multi_row_upserts = multi_row});
+            auto db = open_store(sqlite_file(path), store_options{.multi_row_upserts = multi_row, .checkpoints = {}});
             std::vector<write_op> ops;
             for (int i = 0; i < count; ++i) {
                 const auto r = row_for(i);
@@ -567,7 +650,7 @@ TEST(SociStore, FailedBatchAppliesNothingAndTellsNoSql) {
     for (const bool multi_row : upsert_modes) {
         temp_dir dir;
         const auto path = dir.file("reg.db");
-        auto db = open_store(sqlite_file(path), store_options{.multi_row_upserts = multi_row});
+        auto db = open_store(sqlite_file(path), store_options{.multi_row_upserts = multi_row, .checkpoints = {}});
         apply_ops(*db, {ping("kept", "h0", 1, 1)});
         inspect(path) << "CREATE TRIGGER refuse BEFORE INSERT ON servreg_services "
                          "WHEN NEW.name = 'boom' BEGIN SELECT RAISE(ABORT, 'refused'); END";

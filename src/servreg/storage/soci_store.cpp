@@ -480,6 +480,9 @@ private:
     void reconnect_if_broken();
     void remember_file();
     void check_file();
+    void start_checkpoints(const checkpoint_settings& settings);
+    void watch_wal();
+    sqlite_checkpointer::write_scope hold_checkpoints();
     void plan(std::span<const write_op> ops);
     void execute_plan(std::span<const write_op> ops, std::vector<bool>& existed);
     template <typename F>
@@ -489,6 +492,8 @@ private:
     const dialect& dialect_;
     bool multi_row_;
     std::vector<std::string> secrets_;
+    // An SQLite file's checkpoints; declared before the session, whose WAL hook points at it.
+    std::unique_ptr<sqlite_checkpointer> checkpointer_;
     soci::session sql_;
     std::unique_ptr<statements> statements_;  // after sql_: destroyed before the session
     bool broken_ = false;
@@ -618,6 +623,7 @@ soci_store::soci_store(const config::database_target& target, const store_option
     open_session();
     prepare_schema();
     remember_file();
+    start_checkpoints(options.checkpoints);
     try {
         statements_ = std::make_unique<statements>(sql_, dialect_, multi_row_);
     } catch (const std::exception& e) {
@@ -693,6 +699,7 @@ void soci_store::configure_session() {
         // registry of some 300,000 instances: pings spread over the registry read from memory,
         // not from the file. Pages are allocated as they are read.
         sql_ << "PRAGMA cache_size=-32768";
+        watch_wal();  // after a reconnection
     }
     for (std::string_view statement : dialect_.session_setup) sql_ << statement;
 }
@@ -987,6 +994,34 @@ void soci_store::remember_file() {
     file_checked_ = std::chrono::steady_clock::now();
 }
 
+// A database file gets its checkpoints from a thread of its own (sqlite_checkpointer.h); an
+// in-memory or read-only database has none to run.
+void soci_store::start_checkpoints(const checkpoint_settings& settings) {
+    if (!file_ || connect_string_value(target_.connect_string, "readonly")) return;
+    int synchronous = 1;
+    try {
+        sql_ << "PRAGMA synchronous", soci::into(synchronous);
+        checkpointer_ = std::make_unique<sqlite_checkpointer>(file_->path, synchronous, settings);
+    } catch (const std::exception& e) {
+        // SQLite's own checkpoints, in the commits, stay on.
+        spdlog::warn("storage: checkpoints stay in the commits of {}: {}", target_.display,
+                     e.what());
+        return;
+    }
+    watch_wal();
+}
+
+void soci_store::watch_wal() {
+    if (!checkpointer_ || !sql_.get_backend()) return;
+    checkpointer_->watch(static_cast<soci::sqlite3_session_backend*>(sql_.get_backend())->conn_);
+}
+
+// A transaction and a checkpoint that starts the WAL over never overlap.
+sqlite_checkpointer::write_scope soci_store::hold_checkpoints() {
+    if (!checkpointer_) return {};
+    return checkpointer_->begin_write();
+}
+
 void soci_store::check_file() {
     if (!file_) return;
     file_checked_ = std::chrono::steady_clock::now();
@@ -1015,6 +1050,7 @@ void soci_store::apply(std::span<const write_op> ops, std::vector<bool>& existed
         check_file();
     }
     plan(ops);
+    const auto held = hold_checkpoints();
     guarded("writing", [&] {
         existed.assign(ops.size(), false);
         statements_->discard_upserts();  // a failed attempt may have left some
@@ -1025,6 +1061,7 @@ void soci_store::apply(std::span<const write_op> ops, std::vector<bool>& existed
 }
 
 std::size_t soci_store::prune(std::int64_t cutoff_ms) {
+    const auto held = hold_checkpoints();
     return guarded("pruning", [&] {
         long long cutoff = cutoff_ms;
         long long now = std::chrono::duration_cast<std::chrono::milliseconds>(

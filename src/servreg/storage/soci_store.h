@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "servreg/config/db_url.h"
+#include "servreg/storage/sqlite_checkpointer.h"
 #include "servreg/storage/store.h"
 
 namespace servreg::storage {
@@ -21,6 +22,8 @@ struct store_options {
     // Upserts as statements of up to 64 rows instead of SOCI bulk binds, which the PostgreSQL and
     // MySQL backends run as one round trip per row. Default: on for those, off for SQLite.
     std::optional<bool> multi_row_upserts;
+    // When an SQLite file's WAL is checkpointed and started over.
+    checkpoint_settings checkpoints;
 };
 
 std::unique_ptr<store> open_store(const config::database_target& target,
