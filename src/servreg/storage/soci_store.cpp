@@ -901,16 +901,52 @@ auto soci_store::guarded(std::string_view operation, F&& body) -> decltype(body(
     }
 }
 
+constexpr const char* select_all_rows =
+    "SELECT name, host, port, first_seen, last_seen FROM servreg_services";
+
+// SQLite's rows read through its own API: SOCI's vector fetch copies every text column into an
+// allocation of its own first, which was most of a start-up with 100,000 instances.
+std::vector<instance_row> read_all_rows(sqlite_api::sqlite3* db, std::size_t expected) {
+    using namespace sqlite_api;
+    sqlite3_stmt* raw = nullptr;
+    if (sqlite3_prepare_v2(db, select_all_rows, -1, &raw, nullptr) != SQLITE_OK) {
+        throw soci::soci_error(sqlite3_errmsg(db));
+    }
+    const std::unique_ptr<sqlite3_stmt, int (*)(sqlite3_stmt*)> st(raw, sqlite3_finalize);
+    const auto text = [&](int column) {
+        const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(raw, column));
+        return p == nullptr
+                   ? std::string()
+                   : std::string(p, static_cast<std::size_t>(sqlite3_column_bytes(raw, column)));
+    };
+    std::vector<instance_row> rows;
+    rows.reserve(expected);
+    int rc = SQLITE_OK;
+    while ((rc = sqlite3_step(raw)) == SQLITE_ROW) {
+        rows.push_back({.name = text(0),
+                        .host = text(1),
+                        .port = static_cast<std::uint16_t>(sqlite3_column_int(raw, 2)),
+                        .first_seen_ms = sqlite3_column_int64(raw, 3),
+                        .last_seen_ms = sqlite3_column_int64(raw, 4)});
+    }
+    if (rc != SQLITE_DONE) throw soci::soci_error(sqlite3_errmsg(db));
+    return rows;
+}
+
 std::vector<instance_row> soci_store::load_all() {
     return guarded("loading the registry", [&] {
-        row_columns c(10'000);
-        soci::statement st =
-            (sql_.prepare << "SELECT name, host, port, first_seen, last_seen FROM servreg_services",
-             soci::into(c.names), soci::into(c.hosts), soci::into(c.ports),
-             soci::into(c.first_seen), soci::into(c.last_seen));
         // Sized once: growing 100,000 rows by doubling costs more than counting them.
         long long count = 0;
         sql_ << "SELECT COUNT(*) FROM servreg_services", soci::into(count);
+        if (dialect_.kind == database_kind::sqlite) {
+            return read_all_rows(
+                static_cast<soci::sqlite3_session_backend*>(sql_.get_backend())->conn_,
+                static_cast<std::size_t>(count));
+        }
+        row_columns c(10'000);
+        soci::statement st =
+            (sql_.prepare << select_all_rows, soci::into(c.names), soci::into(c.hosts),
+             soci::into(c.ports), soci::into(c.first_seen), soci::into(c.last_seen));
         std::vector<instance_row> rows;
         rows.reserve(static_cast<std::size_t>(count));
         c.fetch_all(st, rows);

@@ -44,7 +44,8 @@ sqlite_checkpointer::sqlite_checkpointer(const std::string& path, int synchronou
     sqlite3_exec(db, pragma.c_str(), nullptr, nullptr, nullptr);
     // A checkpoint never waits for another process: one that cannot finish now runs again later.
     sqlite3_busy_timeout(db, 0);
-    thread_ = std::thread([this] { run(); });
+    // The thread starts with the first commit: a process with a second thread pays for locks
+    // in every malloc, and start-up (the registry read into memory) makes 100,000s of them.
 }
 
 sqlite_checkpointer::~sqlite_checkpointer() {
@@ -53,7 +54,7 @@ sqlite_checkpointer::~sqlite_checkpointer() {
         stopping_ = true;
     }
     wake_.notify_one();
-    thread_.join();
+    if (thread_.joinable()) thread_.join();
     sqlite3_close(handle(db_));
 }
 
@@ -72,6 +73,7 @@ void sqlite_checkpointer::committed(int wal_frames) {
         }
         wal_frames_ = wal_frames;
         wake = wal_frames_ - checkpointed_ >= settings_.passive_after;
+        if (!thread_.joinable()) thread_ = std::thread([this] { run(); });
     }
     if (wake) wake_.notify_one();
 }
