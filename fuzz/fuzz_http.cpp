@@ -15,7 +15,6 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/strand.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
@@ -234,7 +233,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     w->registry.reset();
     const int fd = connect_client(w->acceptor.local_endpoint().port());
     {
-        servreg::http::socket_type socket(net::make_strand(w->ioc.get_executor()));
+        servreg::http::socket_type socket(w->ioc.get_executor());
         boost::system::error_code ec;
         w->acceptor.accept(socket, ec);
         if (ec) fail("accept failed: " + ec.message());
