@@ -20,7 +20,6 @@ struct server_limits {
     std::chrono::milliseconds body_timeout{10'000};  // body must be complete within, after headers
     std::chrono::milliseconds idle_timeout{60'000};  // idle keep-alive connection
     std::size_t max_connections = 10'000;
-    std::size_t pipeline_limit = 16;  // requests read ahead of their replies on one connection
 };
 
 enum class log_level { trace, debug, info, warn, error };
