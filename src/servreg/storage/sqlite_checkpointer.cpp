@@ -132,25 +132,18 @@ void sqlite_checkpointer::run() noexcept {
         int copied = 0;
         int rc =
             sqlite3_wal_checkpoint_v2(db, nullptr, SQLITE_CHECKPOINT_PASSIVE, &in_wal, &copied);
-        bool restarted = false;
-        if (rc == SQLITE_OK && in_wal >= settings_.restart_after) {
-            rc = restart(in_wal, copied);
-            restarted = rc == SQLITE_OK;
-        }
+        if (rc == SQLITE_OK && in_wal >= settings_.restart_after) rc = restart(in_wal, copied);
         const std::string why = rc == SQLITE_OK ? std::string() : sqlite3_errmsg(db);
 
         lock.lock();
-        bool progressed = restarted;
+        bool progressed = false;
         if (rc == SQLITE_OK) {
-            // Unless the WAL started over meanwhile, `copied` of its frames are in the file.
-            if (!restarted && starts == wal_starts_) {
+            if (starts == wal_starts_) {
                 progressed = copied > before;
                 checkpointed_ = copied;
             } else {
-                progressed = true;
+                progressed = true;  // the WAL started over, here or at a commit
             }
-        }
-        if (rc == SQLITE_OK) {
             if (failing) spdlog::info("storage: WAL checkpoints work again");
             failing = false;
         } else if (rc != SQLITE_BUSY) {
