@@ -61,7 +61,8 @@ database_target sqlite_memory() {
 constexpr std::array<bool, 2> upsert_modes{false, true};
 
 std::unique_ptr<store> open_memory(bool multi_row) {
-    return open_store(sqlite_memory(), store_options{.multi_row_upserts = multi_row, .checkpoints = {}});
+    return open_store(sqlite_memory(),
+                      store_options{.multi_row_upserts = multi_row, .checkpoints = {}});
 }
 
 write_op ping(std::string name, std::string host, std::uint16_t port, std::int64_t now) {
@@ -144,24 +145,28 @@ TEST(SociStore, FileDatabaseIsInWalMode) {
     EXPECT_EQ(mode, "wal") << "path=" << path;
 }
 
-// The writer's connection checkpoints the WAL into the file as it goes: under steady writes the
-// WAL stays bounded and the rows reach the database file.
-TEST(SociStore, CheckpointsKeepTheWalBoundedAndLandInTheFile) {
-    temp_dir dir;
-    const auto path = dir.file("reg.db");
-    auto db = open_store(sqlite_file(path));
-    // 6000 transactions of 10 endpoints spread over 30,000: some 60,000 WAL frames (240 MB)
-    // without checkpoints.
-    constexpr int transactions = 6000;
-    for (int t = 0; t < transactions; ++t) {
+// Transactions of 10 pings each, numbered from `first`, of endpoints spread over 30,000.
+void spread_pings(store& db, int transactions, int first) {
+    for (int t = first; t < first + transactions; ++t) {
         std::vector<write_op> ops;
         for (int k = 0; k < 10; ++k) {
             const int i = (t * 10 + k) * 7919 % 30'000;
             ops.push_back(ping("svc." + std::to_string(i), "host-" + std::to_string(i / 1000),
                                static_cast<std::uint16_t>(1 + i % 1000), 1000 + t));
         }
-        apply_ops(*db, ops);
+        apply_ops(db, ops);
     }
+}
+
+// The checkpoint thread copies the WAL into the file as it goes: under steady writes the WAL
+// stays bounded and the rows reach the database file.
+TEST(SociStore, CheckpointsKeepTheWalBoundedAndLandInTheFile) {
+    temp_dir dir;
+    const auto path = dir.file("reg.db");
+    auto db = open_store(sqlite_file(path));
+    // 6000 transactions of 10 endpoints spread over 30,000: some 60,000 WAL frames (240 MB)
+    // without checkpoints.
+    spread_pings(*db, 6000, 0);
     std::this_thread::sleep_for(std::chrono::milliseconds(500));  // a last checkpoint
     const auto wal = std::filesystem::file_size(path + "-wal");
     const auto file = std::filesystem::file_size(path);
@@ -184,18 +189,6 @@ std::pair<long long, long long> wal_frames(const std::string& path) {
     sql << "PRAGMA wal_checkpoint(PASSIVE)", soci::into(busy), soci::into(in_wal),
         soci::into(copied);
     return {in_wal, copied};
-}
-
-void spread_pings(store& db, int transactions, int first) {
-    for (int t = first; t < first + transactions; ++t) {
-        std::vector<write_op> ops;
-        for (int k = 0; k < 10; ++k) {
-            const int i = (t * 10 + k) * 7919 % 30'000;
-            ops.push_back(ping("svc." + std::to_string(i), "host-" + std::to_string(i / 1000),
-                               static_cast<std::uint16_t>(1 + i % 1000), 1000 + t));
-        }
-        apply_ops(db, ops);
-    }
 }
 
 // A store whose WAL is checkpointed after 50 frames and started over after 400.
@@ -616,7 +609,8 @@ TEST(SociStore, LoadsHundredThousandRows) {
                                 1'700'000'000'000 + 2 * i};
         };
         {
-            auto db = open_store(sqlite_file(path), store_options{.multi_row_upserts = multi_row, .checkpoints = {}});
+            auto db = open_store(sqlite_file(path),
+                                 store_options{.multi_row_upserts = multi_row, .checkpoints = {}});
             std::vector<write_op> ops;
             for (int i = 0; i < count; ++i) {
                 const auto r = row_for(i);
@@ -650,7 +644,8 @@ TEST(SociStore, FailedBatchAppliesNothingAndTellsNoSql) {
     for (const bool multi_row : upsert_modes) {
         temp_dir dir;
         const auto path = dir.file("reg.db");
-        auto db = open_store(sqlite_file(path), store_options{.multi_row_upserts = multi_row, .checkpoints = {}});
+        auto db = open_store(sqlite_file(path),
+                             store_options{.multi_row_upserts = multi_row, .checkpoints = {}});
         apply_ops(*db, {ping("kept", "h0", 1, 1)});
         inspect(path) << "CREATE TRIGGER refuse BEFORE INSERT ON servreg_services "
                          "WHEN NEW.name = 'boom' BEGIN SELECT RAISE(ABORT, 'refused'); END";
