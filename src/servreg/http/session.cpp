@@ -242,20 +242,17 @@ void session::write(response r) {
     if (closed_) return;
     // Most replies fit in the socket's buffer: written now, with no deadline to arm and no
     // handler to queue.
-    const std::array<net::const_buffer, 2> buffers{net::buffer(head_), net::buffer(body_)};
+    std::array<net::const_buffer, 2> buffers{net::buffer(head_), net::buffer(body_)};
     beast::error_code ec;
-    sent_ = socket_.write_some(buffers, ec);
+    const std::size_t sent = socket_.write_some(buffers, ec);
     if (ec && ec != net::error::would_block && ec != net::error::try_again) return close();
-    if (sent_ == head_.size() + body_.size()) return written();
+    if (sent == head_.size() + body_.size()) return written();
+    // The rest waits for the socket.
     wait_for(waiting::reply_sent);
-    std::array<net::const_buffer, 2> rest{net::buffer(head_), net::buffer(body_)};
-    if (sent_ < head_.size()) {
-        rest[0] += sent_;
-    } else {
-        rest[0] = {};
-        rest[1] += sent_ - head_.size();
-    }
-    net::async_write(socket_, rest,
+    const std::size_t from_head = std::min(sent, head_.size());
+    buffers[0] += from_head;
+    buffers[1] += sent - from_head;
+    net::async_write(socket_, buffers,
                      beast::bind_front_handler(&session::on_write, shared_from_this()));
 }
 

@@ -70,7 +70,6 @@ private:
     std::shared_ptr<server_state> state_;
     std::string head_;       // the reply being written: its status line and fields,
     std::string body_;       // and its body
-    std::size_t sent_ = 0;   // bytes of head_ and body_ written so far
     bool keep_open_ = true;  // after the reply being written
     std::string remote_;
     time_point started_;
