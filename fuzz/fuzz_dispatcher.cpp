@@ -1,8 +1,9 @@
 // Fuzzes the JSON-RPC dispatcher: any bytes as an HTTP body, against an in-memory registry.
 // Besides crashes, it stops on: no reply or two replies, a reply that is not JSON-RPC 2.0 in
 // the configured shape, an internal error (-32603 means a bug), a parse error for valid JSON
-// (or none for invalid JSON), a write despite a missing token or a failing store, and an index
-// that disagrees with the store once the reply is out.
+// (or none for invalid JSON), a write despite a missing token or a failing store, an index
+// that disagrees with the store once the reply is out, and a reply (or a write) that differs
+// from the one without the flat path (flat_request.h).
 //
 // Input: the HTTP body. A first byte below 8 is not part of it but selects the mode:
 // bit 0 strict replies, bit 1 no write access (--api-token set, header missing), bit 2 the
@@ -76,6 +77,30 @@ int error_code_of(const json& r) {
     return r["error"].value("code", 0);
 }
 
+// The dispatcher's reply to `body` on an emptied registry.
+reply answer(servreg::jsonrpc::dispatcher& dispatcher, const std::string& body, bool write_allowed,
+             bool failing) {
+    stack->reset();
+    stack->store.failing = failing;
+    auto pending = std::make_shared<pending_reply>();
+    dispatcher.handle(body, {write_allowed}, [pending](reply r) {
+        std::lock_guard lock(pending->mutex);
+        if (++pending->calls > 1) {
+            late_replies.fetch_add(1);
+            return;
+        }
+        pending->value = std::move(r);
+        pending->arrived.notify_all();
+    });
+    std::unique_lock lock(pending->mutex);
+    if (!pending->arrived.wait_for(lock, std::chrono::seconds(10),
+                                   [&] { return pending->calls > 0; })) {
+        fail("no reply within 10 s");
+    }
+    if (pending->calls > 1) fail("done called twice");
+    return pending->value;
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
@@ -97,36 +122,22 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const bool failing = (flags & 4) != 0;
     const std::string body(reinterpret_cast<const char*>(data), size);
 
-    stack->reset();
-    stack->store.failing = failing;
-    auto& dispatcher = strict ? stack->strict : stack->compatible;
-    auto pending = std::make_shared<pending_reply>();
-    dispatcher.handle(body, {write_allowed}, [pending](reply r) {
-        std::lock_guard lock(pending->mutex);
-        if (++pending->calls > 1) {
-            late_replies.fetch_add(1);
-            return;
-        }
-        pending->value = std::move(r);
-        pending->arrived.notify_all();
-    });
-    reply r;
-    {
-        std::unique_lock lock(pending->mutex);
-        if (!pending->arrived.wait_for(lock, std::chrono::seconds(10),
-                                       [&] { return pending->calls > 0; })) {
-            fail("no reply within 10 s");
-        }
-        if (pending->calls > 1) fail("done called twice");
-        r = pending->value;
-    }
-
+    const reply r =
+        answer(strict ? stack->strict : stack->compatible, body, write_allowed, failing);
     stack->check_index_matches_store();
     if ((failing || !write_allowed) && !stack->store.keys().empty()) {
         fail(std::string("a write went through ") +
              (failing ? "a failing store" : "without write access"));
     }
     if (r.label.empty()) fail("empty access-log label");
+    const auto written = stack->store.keys();
+    const reply by_document = answer(strict ? stack->strict_documents : stack->compatible_documents,
+                                     body, write_allowed, failing);
+    if (by_document.body != r.body || by_document.has_body != r.has_body ||
+        by_document.label != r.label || stack->store.keys() != written) {
+        fail("the flat path answered " + r.body + " (" + r.label + "), the document path " +
+             by_document.body + " (" + by_document.label + ")");
+    }
     if (!r.has_body) return 0;
 
     json parsed = json::parse(r.body, nullptr, false);

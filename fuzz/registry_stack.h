@@ -104,11 +104,14 @@ struct registry_stack {
                  [this] { return clock.now_ms(); }),
           service(index, writer, clock, std::chrono::seconds(60)),
           compatible(service, settings_for(jsonrpc::reply_style::compatible)),
-          strict(service, settings_for(jsonrpc::reply_style::strict)) {}
+          strict(service, settings_for(jsonrpc::reply_style::strict)),
+          compatible_documents(service, settings_for(jsonrpc::reply_style::compatible, false)),
+          strict_documents(service, settings_for(jsonrpc::reply_style::strict, false)) {}
 
-    static jsonrpc::settings settings_for(jsonrpc::reply_style style) {
+    static jsonrpc::settings settings_for(jsonrpc::reply_style style, bool flat_path = true) {
         jsonrpc::settings s;
         s.style = style;
+        s.flat_path = flat_path;
         s.batch_limit = 16;  // small, so that inputs reach it
         s.host = "127.0.0.1";
         s.port = 5000;
@@ -143,6 +146,9 @@ struct registry_stack {
     registry::service service;
     jsonrpc::dispatcher compatible;
     jsonrpc::dispatcher strict;
+    // Without the flat path: every reply must be the same as with it.
+    jsonrpc::dispatcher compatible_documents;
+    jsonrpc::dispatcher strict_documents;
 };
 
 // Quiet: the targets produce errors on purpose, and logging them would only slow them down.

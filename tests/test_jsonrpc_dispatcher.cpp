@@ -4,8 +4,11 @@
 
 #include <future>
 #include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
 
 #include "servreg/jsonrpc/dispatcher.h"
+#include "servreg/jsonrpc/flat_request.h"
 #include "servreg/registry/clock.h"
 #include "servreg/registry/index.h"
 #include "servreg/registry/service.h"
@@ -47,10 +50,14 @@ protected:
     }
 
     reply call(std::string_view body, bool write_allowed = true) {
+        return call_with(*dispatcher_, body, write_allowed);
+    }
+
+    reply call_with(servreg::jsonrpc::dispatcher& d, std::string_view body,
+                    bool write_allowed = true) {
         std::promise<reply> done;
         auto future = done.get_future();
-        dispatcher_->handle(body, {write_allowed},
-                            [&done](reply r) { done.set_value(std::move(r)); });
+        d.handle(body, {write_allowed}, [&done](reply r) { done.set_value(std::move(r)); });
         if (future.wait_for(std::chrono::seconds(10)) != std::future_status::ready) {
             ADD_FAILURE() << "no reply to " << body;
             return {};
@@ -327,6 +334,142 @@ TEST_F(Dispatcher, InvalidRequestBodyForWrongContentType) {
         json::parse(dispatcher_->invalid_request_body("Content-Type must be application/json"));
     EXPECT_EQ(r["error"]["code"], -32600) << r;
     EXPECT_TRUE(r["id"].is_null()) << r;
+}
+
+// ping and locate_service in their common shape skip the JSON document (flat_request.h):
+// every body must get the same reply with that path as without it.
+TEST_F(Dispatcher, FlatPathRepliesAsTheDocumentPathDoes) {
+    const std::vector<std::string> bodies = {
+        std::string(ping_body),
+        R"({"jsonrpc":"2.0","method":"ping","params":["billing.api","10.0.0.5",8001],"id":2})",
+        R"({"id":"x-9","params":{"port":8002,"host":"h2.local","name":"billing.api"},"method":"ping","jsonrpc":"2.0"})",
+        " \t\r\n{ \"jsonrpc\" : \"2.0\" , \"method\":\"ping\", \"params\" : [ \"a\" , \"h\" , 1 ] "
+        ", \"id\" : null }\n ",
+        R"({"jsonrpc":"2.0","method":"ping","params":["a","h",65535],"id":-123456789012345678})",
+        R"({"jsonrpc":"2.0","method":"ping","params":["a","h",65536],"id":3})",
+        R"({"jsonrpc":"2.0","method":"ping","params":["a","h",0],"id":4})",
+        R"({"jsonrpc":"2.0","method":"ping","params":["a","h",-1],"id":5})",
+        R"({"jsonrpc":"2.0","method":"ping","params":["a","h",99999999],"id":6})",
+        R"({"jsonrpc":"2.0","method":"ping","params":["a","h","8003"],"id":7})",
+        R"({"jsonrpc":"2.0","method":"ping","params":["a","h",80.0],"id":8})",
+        R"({"jsonrpc":"2.0","method":"ping","params":["a","h",8e1],"id":9})",
+        R"({"jsonrpc":"2.0","method":"ping","params":["a","h",080],"id":10})",
+        R"({"jsonrpc":"2.0","method":"ping","params":["a","h"],"id":11})",
+        R"({"jsonrpc":"2.0","method":"ping","params":["a","h",1,2],"id":12})",
+        R"({"jsonrpc":"2.0","method":"ping","params":{"name":"a","host":"h"},"id":13})",
+        R"({"jsonrpc":"2.0","method":"ping","params":{"name":"a","host":"h","port":1,"x":1},"id":14})",
+        R"({"jsonrpc":"2.0","method":"ping","params":{"name":"a","name":"b","host":"h","port":1},"id":15})",
+        R"({"jsonrpc":"2.0","method":"ping","params":{"name":"","host":"h","port":1},"id":16})",
+        R"({"jsonrpc":"2.0","method":"ping","params":{"name":"a b","host":"h","port":1},"id":17})",
+        R"({"jsonrpc":"2.0","method":"ping","params":{"name":"a","host":"","port":1},"id":18})",
+        R"({"jsonrpc":"2.0","method":"ping","params":{"name":1,"host":"h","port":1},"id":19})",
+        R"({"jsonrpc":"2.0","method":"ping","params":{"name":"a\u0062","host":"h","port":1},"id":20})",
+        R"({"jsonrpc":"2.0","method":"ping","params":{"name":"cafÃ©","host":"h","port":1},"id":21})",
+        R"({"jsonrpc":"2.0","method":"ping","params":["a","h",1],"id":-0})",
+        R"({"jsonrpc":"2.0","method":"ping","params":["a","h",1],"id":1.5})",
+        R"({"jsonrpc":"2.0","method":"ping","params":["a","h",1],"id":12345678901234567890})",
+        R"({"jsonrpc":"2.0","method":"ping","params":["a","h",1],"id":"\"q\""})",
+        R"({"jsonrpc":"2.0","method":"ping","params":["a","h",1],"id":true})",
+        R"({"jsonrpc":"2.0","method":"ping","params":["a","h",1],"id":1,"id":2})",
+        R"({"jsonrpc":"2.0","method":"ping","params":["a","h",1],"id":1,"extra":0})",
+        R"({"jsonrpc":"1.0","method":"ping","params":["a","h",1],"id":22})",
+        R"({"jsonrpc":"2.0","method":"ping","params":["a","h",1]})",
+        R"({"jsonrpc":"2.0","method":"ping","id":23})",
+        R"({"jsonrpc":"2.0","method":"ping","params":["a","h",1],"id":24} x)",
+        R"({"jsonrpc":"2.0","method":"ping","params":["a","h",1],"id":25)",
+        R"({"jsonrpc":"2.0","method":"locate_service","params":["billing.*"],"id":26})",
+        R"({"jsonrpc":"2.0","method":"locate_service","params":{"name":"*"},"id":"l"})",
+        R"({"jsonrpc":"2.0","method":"locate_service","params":{"name":""},"id":27})",
+        R"({"jsonrpc":"2.0","method":"locate_service","params":{"name":"a","x":"b"},"id":28})",
+        R"({"jsonrpc":"2.0","method":"locate_service","params":["a[b"],"id":29})",
+        R"({"jsonrpc":"2.0","method":"locate_service","params":[7],"id":30})",
+        R"({"jsonrpc":"2.0","method":"get_service_specs","params":[],"id":31})",
+        R"({"jsonrpc":"2.0","method":"nope","params":[],"id":32})",
+    };
+    servreg::jsonrpc::settings document_only;
+    document_only.host = "127.0.0.1";
+    document_only.port = 5000;
+    document_only.max_parallel_blocking_tasks = 2;
+    document_only.flat_path = false;
+    servreg::jsonrpc::dispatcher documents(*service_, document_only);
+    for (const bool write_allowed : {true, false}) {
+        for (const auto& body : bodies) {
+            const reply expected = call_with(documents, body, write_allowed);
+            const reply got = call(body, write_allowed);
+            EXPECT_EQ(got.body, expected.body)
+                << "request: " << body << " write_allowed: " << write_allowed;
+            EXPECT_EQ(got.has_body, expected.has_body) << "request: " << body;
+            EXPECT_EQ(got.label, expected.label) << "request: " << body;
+        }
+    }
+}
+
+TEST(FlatRequest, ReadsTheCommonShapes) {
+    using servreg::jsonrpc::detail::read_flat_request;
+    auto named = read_flat_request(ping_body);
+    ASSERT_TRUE(named) << ping_body;
+    EXPECT_EQ(named->method, "ping");
+    EXPECT_EQ(named->id, "1");
+    ASSERT_EQ(named->param_count, 3u);
+    EXPECT_FALSE(named->positional);
+    EXPECT_EQ(named->param_names[1], "host");
+    EXPECT_EQ(named->params[1].text, "10.0.0.5");
+    EXPECT_TRUE(named->params[1].is_string);
+    EXPECT_EQ(named->params[2].text, "8001");
+    EXPECT_FALSE(named->params[2].is_string);
+
+    const std::string_view spaced =
+        " { \"id\" : \"a b\" , \"params\" : [ \"svc.*\" ] ,\"method\":\"locate_service\", "
+        "\"jsonrpc\":\"2.0\" } ";
+    auto positional = read_flat_request(spaced);
+    ASSERT_TRUE(positional) << spaced;
+    EXPECT_EQ(positional->id, "\"a b\"");
+    EXPECT_TRUE(positional->positional);
+    ASSERT_EQ(positional->param_count, 1u);
+    EXPECT_EQ(positional->params[0].text, "svc.*");
+
+    auto null_id = read_flat_request(R"({"jsonrpc":"2.0","method":"m","id":null})");
+    ASSERT_TRUE(null_id);
+    EXPECT_EQ(null_id->id, "null");
+    EXPECT_FALSE(null_id->has_params);
+    auto no_id = read_flat_request(R"({"jsonrpc":"2.0","method":"m","params":{}})");
+    ASSERT_TRUE(no_id);
+    EXPECT_TRUE(no_id->id.empty());
+    EXPECT_EQ(no_id->param_count, 0u);
+}
+
+TEST(FlatRequest, LeavesEverythingElseToTheDocumentPath) {
+    using servreg::jsonrpc::detail::read_flat_request;
+    for (std::string_view body : {
+             R"({})",
+             R"([])",
+             R"({"jsonrpc":"2.0","method":"m","id":1)",
+             R"({"jsonrpc":"2.0","method":"m","id":1}})",
+             R"({"jsonrpc":"2.0","method":"m","id":1} 1)",
+             R"({"jsonrpc":"2.0","method":"m","id":1,})",
+             R"({"jsonrpc":"2.0","method":"m","id":1,"x":2})",
+             R"({"jsonrpc":"2.0","method":"m","method":"n","id":1})",
+             R"({"jsonrpc":"2.0","method":"m\n","id":1})",
+             R"({"jsonrpc":"2.0","method":"Ã©","id":1})",
+             R"({"jsonrpc":"2.0","method":"m","id":01})",
+             R"({"jsonrpc":"2.0","method":"m","id":-0})",
+             R"({"jsonrpc":"2.0","method":"m","id":1.0})",
+             R"({"jsonrpc":"2.0","method":"m","id":1e3})",
+             R"({"jsonrpc":"2.0","method":"m","id":1234567890123456789})",
+             R"({"jsonrpc":"2.0","method":"m","id":true})",
+             R"({"jsonrpc":"2.0","method":"m","id":nul})",
+             R"({"jsonrpc":2,"method":"m","id":1})",
+             R"({"method":"m","id":1})",
+             R"({"jsonrpc":"2.0","id":1})",
+             R"({"jsonrpc":"2.0","method":"m","params":{"a":{}},"id":1})",
+             R"({"jsonrpc":"2.0","method":"m","params":[[]],"id":1})",
+             R"({"jsonrpc":"2.0","method":"m","params":[null],"id":1})",
+             R"({"jsonrpc":"2.0","method":"m","params":[1,2,3,4,5],"id":1})",
+             R"({"jsonrpc":"2.0","method":"m","params":{"a":1,"a":2},"id":1})",
+             R"({"jsonrpc":"2.0","method":"m","params":"x","id":1})",
+         }) {
+        EXPECT_FALSE(read_flat_request(body)) << "read as flat: " << body;
+    }
 }
 
 }  // namespace

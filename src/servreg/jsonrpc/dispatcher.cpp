@@ -4,11 +4,16 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <array>
+#include <charconv>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <vector>
 
+#include "servreg/jsonrpc/flat_request.h"
 #include "servreg/jsonrpc/methods.h"
+#include "servreg/registry/validation.h"
 
 namespace servreg::jsonrpc {
 namespace {
@@ -143,6 +148,69 @@ struct dispatcher::impl {
             observer(method, code, steady::now() - start);
         } catch (...) {
         }
+    }
+
+    // The reply to a call of `name` with this id: observed, then handed to `done`.
+    detail::outcome_fn finisher(std::string_view name, steady::time_point start, std::string id,
+                                dispatcher::done_fn done) const {
+        return [this, name, start, id = std::move(id), done = std::move(done)](outcome result) {
+            observe(name, result.code, start);
+            done(reply{true, reply_text(id, result), std::string(name)});
+        };
+    }
+
+    // ping and locate_service read by read_flat_request(): answered here when every parameter
+    // is present and valid; false, with `done` untouched, leaves the request to the document
+    // path, which explains what is wrong with it.
+    bool run_flat(const detail::flat_request& call, const request_context& ctx,
+                  dispatcher::done_fn& done) const {
+        if (call.id.empty() || call.jsonrpc != "2.0" || !call.has_params) return false;
+        const auto start = steady::now();
+        if (call.method == "ping") {
+            static constexpr std::array<std::string_view, 3> names{"name", "host", "port"};
+            std::array<const detail::flat_value*, 3> p{};
+            if (!ctx.write_allowed || !bind_flat(call, names, p)) return false;
+            if (!p[0]->is_string || registry::check_name(p[0]->text)) return false;
+            if (!p[1]->is_string || registry::check_host(p[1]->text)) return false;
+            const std::string_view digits = p[2]->text;
+            int port = 0;
+            if (p[2]->is_string || digits.size() > 5 || digits.front() == '-') return false;
+            std::from_chars(digits.data(), digits.data() + digits.size(), port);
+            if (port < 1 || port > 65535) return false;
+            detail::ping_checked(env, std::string(p[0]->text), std::string(p[1]->text),
+                                 static_cast<std::uint16_t>(port),
+                                 finisher("ping", start, std::string(call.id), std::move(done)));
+            return true;
+        }
+        if (call.method == "locate_service") {
+            static constexpr std::array<std::string_view, 1> names{"name"};
+            std::array<const detail::flat_value*, 1> p{};
+            if (!bind_flat(call, names, p) || !p[0]->is_string) return false;
+            if (registry::check_pattern(p[0]->text)) return false;
+            auto finish = finisher("locate_service", start, std::string(call.id), std::move(done));
+            finish(detail::locate_checked(env, std::string(p[0]->text)));
+            return true;
+        }
+        return false;
+    }
+
+    // Every parameter in `names`, each exactly once, and no other.
+    template <std::size_t N>
+    static bool bind_flat(const detail::flat_request& call,
+                          const std::array<std::string_view, N>& names,
+                          std::array<const detail::flat_value*, N>& out) {
+        if (call.param_count != N) return false;
+        for (std::size_t i = 0; i < N; ++i) {
+            if (call.positional) {
+                out[i] = &call.params[i];
+                continue;
+            }
+            std::size_t k = 0;
+            while (k < N && names[k] != call.param_names[i]) ++k;
+            if (k == N) return false;
+            out[k] = &call.params[i];
+        }
+        return std::ranges::none_of(out, [](const auto* v) { return v == nullptr; });
     }
 
     // A batch in flight. Writes start at once, one after another (the storage writer keeps
@@ -285,10 +353,16 @@ std::string dispatcher::invalid_request_body(std::string_view data) const {
 void dispatcher::handle(std::string_view body, const request_context& ctx, done_fn done) noexcept {
     const impl& self = *impl_;
     auto fail = [&](int code, std::string data) {
+        if (!done) return;  // handed on before the throw: whoever holds it answers
         self.observe("-", code, steady::now());
         done(reply{true, self.error_text(code, std::move(data)), "-"});
     };
     try {
+        if (self.config.flat_path && self.config.max_depth >= 2) {
+            if (auto call = detail::read_flat_request(body)) {
+                if (self.run_flat(*call, ctx, done)) return;
+            }
+        }
         if (!nesting_within(body, self.config.max_depth)) {
             return fail(
                 error_code::invalid_request,

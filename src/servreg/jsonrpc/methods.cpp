@@ -135,6 +135,35 @@ void append_rfc3339(std::string& out, std::int64_t ms) {
     out.append(frac, static_cast<std::size_t>(m));
 }
 
+}  // namespace
+
+void ping_checked(const method_env& env, std::string name, std::string host, std::uint16_t port,
+                  outcome_fn done) {
+    env.svc.ping(std::move(name), std::move(host), port,
+                 [done = std::move(done)](std::optional<std::string> error) {
+                     done(error ? storage_failure(std::move(*error)) : outcome::success("true"));
+                 });
+}
+
+outcome locate_checked(const method_env& env, const std::string& pattern) {
+    auto found = env.svc.locate(registry::glob(pattern));
+    std::string out;
+    out.reserve(2 + found.size() * 40);
+    out += '[';
+    for (const auto& e : found) {
+        if (out.size() > 1) out += ',';
+        out += "{\"host\":";
+        append_json_string(out, e.host);
+        out += ",\"port\":";
+        out += std::to_string(e.port);
+        out += '}';
+    }
+    out += ']';
+    return outcome::success(std::move(out));
+}
+
+namespace {
+
 void ping(const method_env& env, const call_info& call, outcome_fn& done) {
     static constexpr std::array<param_spec, 3> specs{{{"name"}, {"host"}, {"port"}}};
     std::array<const json*, 3> p{};
@@ -147,10 +176,7 @@ void ping(const method_env& env, const call_info& call, outcome_fn& done) {
         return done(invalid_params(std::move(*why)));
     if (auto why = get_port(*p[2], port)) return done(invalid_params(std::move(*why)));
     if (!call.write_allowed) return done(access_denied());
-    env.svc.ping(std::move(name), std::move(host), port,
-                 [done = std::move(done)](std::optional<std::string> error) {
-                     done(error ? storage_failure(std::move(*error)) : outcome::success("true"));
-                 });
+    ping_checked(env, std::move(name), std::move(host), port, std::move(done));
 }
 
 void unregister(const method_env& env, const call_info& call, outcome_fn& done) {
@@ -177,20 +203,7 @@ void locate_service(const method_env& env, const call_info& call, outcome_fn& do
     std::string pattern;
     if (auto why = get_string(*p[0], "name", registry::check_pattern, pattern))
         return done(invalid_params(std::move(*why)));
-    auto found = env.svc.locate(registry::glob(pattern));
-    std::string out;
-    out.reserve(2 + found.size() * 40);
-    out += '[';
-    for (const auto& e : found) {
-        if (out.size() > 1) out += ',';
-        out += "{\"host\":";
-        append_json_string(out, e.host);
-        out += ",\"port\":";
-        out += std::to_string(e.port);
-        out += '}';
-    }
-    out += ']';
-    done(outcome::success(std::move(out)));
+    done(locate_checked(env, pattern));
 }
 
 void list_services(const method_env& env, const call_info& call, outcome_fn& done) {

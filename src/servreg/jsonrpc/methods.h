@@ -2,6 +2,7 @@
 // the registry, each producing its result as serialized JSON.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -47,6 +48,12 @@ struct method_entry {
     // untouched or empty.
     void (*invoke)(const method_env&, const call_info&, outcome_fn& done);
 };
+
+// The work of ping and locate_service once their parameters are bound and valid (and, for
+// ping, writes allowed): the document path and the flat path (flat_request.h) end here.
+void ping_checked(const method_env& env, std::string name, std::string host, std::uint16_t port,
+                  outcome_fn done);
+outcome locate_checked(const method_env& env, const std::string& pattern);
 
 // Every method servreg answers, in a stable order.
 std::span<const method_entry> method_table();
