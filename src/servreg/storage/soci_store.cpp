@@ -415,6 +415,57 @@ struct row_columns {
 
 // --- the store ---------------------------------------------------------------------------------
 
+constexpr const char* refresh_sql =
+    "UPDATE servreg_services SET last_seen = :last_seen "
+    "WHERE host = :host AND port = :port AND name = :name";
+
+// The refresh on SQLite through SQLite's own API: SOCI copies every bound string and walks
+// its bindings on each execution, and this is the statement every heartbeat runs. Failures
+// throw what SOCI would, so that they are classified the same way.
+class sqlite_refresh {
+public:
+    explicit sqlite_refresh(sqlite_api::sqlite3* db) : db_(db) {
+        if (sqlite_api::sqlite3_prepare_v3(db, refresh_sql, -1, SQLITE_PREPARE_PERSISTENT,
+                                           &statement_, nullptr) != SQLITE_OK) {
+            fail(sqlite_api::sqlite3_errcode(db));
+        }
+    }
+    ~sqlite_refresh() { sqlite_api::sqlite3_finalize(statement_); }
+    sqlite_refresh(const sqlite_refresh&) = delete;
+    sqlite_refresh& operator=(const sqlite_refresh&) = delete;
+
+    // Whether a row was there to refresh. The strings are bound without a copy: they outlive
+    // the step.
+    bool run(std::string_view name, std::string_view host, int port, long long last_seen) {
+        using namespace sqlite_api;
+        const auto text = [this](int i, std::string_view v) {
+            return sqlite3_bind_text(statement_, i, v.data(), static_cast<int>(v.size()),
+                                     SQLITE_STATIC);
+        };
+        int rc = sqlite3_bind_int64(statement_, 1, last_seen);
+        if (rc == SQLITE_OK) rc = text(2, host);
+        if (rc == SQLITE_OK) rc = sqlite3_bind_int(statement_, 3, port);
+        if (rc == SQLITE_OK) rc = text(4, name);
+        if (rc == SQLITE_OK) rc = sqlite3_step(statement_);
+        if (rc != SQLITE_DONE) {
+            const std::string message = sqlite3_errmsg(db_);
+            sqlite3_reset(statement_);
+            fail(rc, message);
+        }
+        sqlite3_reset(statement_);
+        return sqlite3_changes(db_) > 0;
+    }
+
+private:
+    [[noreturn]] void fail(int rc, std::string message = {}) const {
+        if (message.empty()) message = sqlite_api::sqlite3_errmsg(db_);
+        throw soci::sqlite3_soci_error("refreshing an instance: " + message, rc);
+    }
+
+    sqlite_api::sqlite3* db_;
+    sqlite_api::sqlite3_stmt* statement_ = nullptr;
+};
+
 class soci_store final : public store {
 public:
     soci_store(const config::database_target& target, const store_options& options);
@@ -453,6 +504,7 @@ private:
         int refresh_port = 0;
         long long refresh_last_seen = 0;
         std::optional<soci::statement> refresh;
+        std::optional<sqlite_refresh> sqlite_refresh_;  // instead of `refresh` on SQLite
         std::optional<soci::statement> bulk_upsert;
         std::vector<soci::statement> multi_upserts;  // one per row_counts entry
         soci::statement bury;  // the tombstone of remove_host:remove_port, if its row exists
@@ -460,6 +512,8 @@ private:
 
         statements(soci::session& sql, const dialect& d, bool multi_row);
         bool pending_for(const write_op& op) const;
+        // Moves the last_seen of op's row when it has op's name; whether it did.
+        bool refreshed(const write_op& op);
         void execute_upserts();
         void discard_upserts();
     };
@@ -550,10 +604,14 @@ soci_store::statements::statements(soci::session& sql, const dialect& d, bool mu
     if (!multi_row) {
         bulk_upsert.emplace((sql.prepare << upsert_sql(d, 1), soci::use(names), soci::use(hosts),
                              soci::use(ports), soci::use(first_seen), soci::use(last_seen)));
-        refresh.emplace((sql.prepare << "UPDATE servreg_services SET last_seen = :last_seen "
-                                        "WHERE host = :host AND port = :port AND name = :name",
-                         soci::use(refresh_last_seen), soci::use(refresh_host),
-                         soci::use(refresh_port), soci::use(refresh_name)));
+        if (d.kind == database_kind::sqlite) {
+            sqlite_refresh_.emplace(
+                static_cast<soci::sqlite3_session_backend*>(sql.get_backend())->conn_);
+            return;
+        }
+        refresh.emplace((sql.prepare << refresh_sql, soci::use(refresh_last_seen),
+                         soci::use(refresh_host), soci::use(refresh_port),
+                         soci::use(refresh_name)));
         return;
     }
     for (std::size_t rows : row_counts) {
@@ -569,6 +627,17 @@ soci_store::statements::statements(soci::session& sql, const dialect& d, bool mu
         st.prepare(upsert_sql(d, rows));
         st.define_and_bind();
     }
+}
+
+bool soci_store::statements::refreshed(const write_op& op) {
+    if (sqlite_refresh_) return sqlite_refresh_->run(op.name, op.host, op.port, op.now_ms);
+    if (!refresh) return false;
+    refresh_name = op.name;
+    refresh_host = op.host;
+    refresh_port = op.port;
+    refresh_last_seen = op.now_ms;
+    refresh->execute(true);
+    return refresh->get_affected_rows() > 0;
 }
 
 // Whether an upsert of the op's endpoint is waiting. Pending upserts are in endpoint order, so
@@ -993,14 +1062,7 @@ void soci_store::execute_plan(std::span<const write_op> ops, std::vector<bool>& 
             // One statement may not upsert a row twice (PostgreSQL refuses it); a refresh must
             // see what an earlier step of the batch wrote.
             if (s.pending_for(op)) s.execute_upserts();
-            if (s.refresh) {
-                s.refresh_name = op.name;
-                s.refresh_host = op.host;
-                s.refresh_port = op.port;
-                s.refresh_last_seen = op.now_ms;
-                s.refresh->execute(true);
-                if (s.refresh->get_affected_rows() > 0) continue;  // first_seen stays, as it would
-            }
+            if (s.refreshed(op)) continue;  // first_seen stays, as it would
             s.names.push_back(op.name);
             s.hosts.push_back(op.host);
             s.ports.push_back(op.port);
