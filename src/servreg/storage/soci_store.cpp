@@ -13,6 +13,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <mutex>
 #include <numeric>
 #include <optional>
 #include <thread>
@@ -1297,8 +1298,21 @@ changes store::changes_since(std::int64_t /*since_ms*/) {
     throw storage_error("this store cannot report changes");
 }
 
+namespace {
+
+// Process-wide SQLite settings, which only count before SQLite's first use. Its memory
+// statistics (on by default) take a global mutex around every allocation SQLite makes, some
+// ten per ping; servreg reads none of them.
+void configure_sqlite_library() {
+    static std::once_flag once;
+    std::call_once(once, [] { sqlite_api::sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0); });
+}
+
+}  // namespace
+
 std::unique_ptr<store> open_store(const config::database_target& target,
                                   const store_options& options) {
+    if (target.kind == database_kind::sqlite) configure_sqlite_library();
     return std::make_unique<soci_store>(target, options);
 }
 
