@@ -3,6 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -180,6 +183,35 @@ TEST(DaemonCommandLine, ListensOnIpv6Loopback) {
     ASSERT_TRUE(specs.is_object() && specs.contains("result")) << r->body;
     EXPECT_EQ(specs["result"]["host"], "::1") << r->body;
     EXPECT_EQ(specs["result"]["port"], daemon.port()) << r->body;
+}
+
+// Threads carry names for top -H and ps -L (docs/operations.md): the I/O threads, the writer,
+// and on an SQLite file, from the first write on, the checkpoint thread.
+TEST(DaemonCommandLine, ThreadsAreNamedForTopAndPs) {
+    registry_daemon daemon({"--threads", "2"});
+    auto pinged = call(daemon.port(), "ping", {{"name", "svc"}, {"host", "h"}, {"port", 1}});
+    ASSERT_EQ(pinged.body["result"], true) << pinged.describe();
+    const auto names = [&] {
+        std::multiset<std::string> out;
+        const std::string tasks = "/proc/" + std::to_string(daemon.process().pid()) + "/task";
+        for (const auto& task : std::filesystem::directory_iterator(tasks)) {
+            std::ifstream comm(task.path() / "comm");
+            std::string name;
+            std::getline(comm, name);
+            out.insert(name);
+        }
+        return out;
+    };
+    std::multiset<std::string> seen;
+    for (int i = 0; i < 50 && !seen.contains("servreg-ckpt"); ++i) {
+        seen = names();
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    std::string listed;
+    for (const auto& n : seen) listed += n + " ";
+    for (const char* want : {"servreg-io-0", "servreg-io-1", "servreg-writer", "servreg-ckpt"}) {
+        EXPECT_EQ(seen.count(want), 1u) << want << " among the threads: " << listed;
+    }
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -89,7 +90,10 @@ std::string format_access_line(const access_entry& e, std::int64_t unix_seconds)
 access_log::access_log(std::string path) : path_(std::move(path)) {
     open_file();
     if (fd_ < 0) throw std::runtime_error("cannot open access log " + path_);
-    thread_ = std::thread([this] { run(); });
+    thread_ = std::thread([this] {
+        pthread_setname_np(pthread_self(), "servreg-log");
+        run();
+    });
 }
 
 access_log::~access_log() {

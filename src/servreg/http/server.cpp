@@ -5,6 +5,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -231,7 +232,10 @@ void server::run(const router& routes, std::function<void()> on_hangup) {
     std::vector<std::thread> threads;
     threads.reserve(s.loops.size());
     for (auto& loop : s.loops) {
-        threads.emplace_back([&loop] {
+        threads.emplace_back([&loop, n = threads.size()] {
+            // Named for top -H and ps -L: servreg-io-0, servreg-io-1, ...
+            const std::string name = "servreg-io-" + std::to_string(n);
+            pthread_setname_np(pthread_self(), name.substr(0, 15).c_str());
             for (;;) {
                 try {
                     loop->run();

@@ -3,6 +3,7 @@
 // for it.
 #include "servreg/storage/poller.h"
 
+#include <pthread.h>
 #include <spdlog/spdlog.h>
 
 #include <stdexcept>
@@ -20,7 +21,10 @@ poller::poller(std::unique_ptr<store> db, poller_settings settings, clock_fn now
       last_start_ms_(loaded_at_ms) {
     if (!db_) throw std::invalid_argument("poller needs a store");
     if (!now_ms_ || !apply_ || !reload_) throw std::invalid_argument("poller needs callbacks");
-    thread_ = std::thread([this] { run(); });
+    thread_ = std::thread([this] {
+        pthread_setname_np(pthread_self(), "servreg-poller");
+        run();
+    });
 }
 
 poller::~poller() {

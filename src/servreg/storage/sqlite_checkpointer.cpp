@@ -6,6 +6,7 @@
 // WAL over and keep it bounded.
 #include "servreg/storage/sqlite_checkpointer.h"
 
+#include <pthread.h>
 #include <spdlog/spdlog.h>
 #include <sqlite3.h>
 
@@ -73,7 +74,12 @@ void sqlite_checkpointer::committed(int wal_frames) {
         }
         wal_frames_ = wal_frames;
         wake = wal_frames_ - checkpointed_ >= settings_.passive_after;
-        if (!thread_.joinable()) thread_ = std::thread([this] { run(); });
+        if (!thread_.joinable()) {
+            thread_ = std::thread([this] {
+                pthread_setname_np(pthread_self(), "servreg-ckpt");
+                run();
+            });
+        }
     }
     if (wake) wake_.notify_one();
 }

@@ -2,6 +2,7 @@
 // the next one, so that durability costs one commit per batch rather than one per write.
 #include "servreg/storage/writer.h"
 
+#include <pthread.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -41,7 +42,10 @@ writer::writer(std::unique_ptr<store> db, writer_settings settings, clock_fn now
     : db_(std::move(db)), settings_(settings), now_ms_(std::move(now_ms)), hooks_(std::move(h)) {
     if (!db_) throw std::invalid_argument("writer needs a store");
     if (!now_ms_) throw std::invalid_argument("writer needs a clock");
-    thread_ = std::thread([this] { run(); });
+    thread_ = std::thread([this] {
+        pthread_setname_np(pthread_self(), "servreg-writer");
+        run();
+    });
 }
 
 writer::~writer() {
