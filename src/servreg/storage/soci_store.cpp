@@ -420,33 +420,38 @@ constexpr const char* refresh_sql =
     "UPDATE servreg_services SET last_seen = :last_seen "
     "WHERE host = :host AND port = :port AND name = :name";
 
-// The refresh on SQLite through SQLite's own API: SOCI copies every bound string and walks
-// its bindings on each execution, and this is the statement every heartbeat runs. Failures
-// throw what SOCI would, so that they are classified the same way.
-class sqlite_refresh {
+// A statement prepared once on an SQLite connection and run through SQLite's own API: SOCI
+// copies every bound string and walks its bindings on each execution, and parses a one-off
+// statement (BEGIN, COMMIT) every time. The statements every write transaction runs go
+// through this. Failures throw what SOCI would, so that they are classified the same way.
+class sqlite_statement {
 public:
-    explicit sqlite_refresh(sqlite_api::sqlite3* db) : db_(db) {
-        if (sqlite_api::sqlite3_prepare_v3(db, refresh_sql, -1, SQLITE_PREPARE_PERSISTENT,
-                                           &statement_, nullptr) != SQLITE_OK) {
-            fail(sqlite_api::sqlite3_errcode(db));
-        }
+    sqlite_statement(sqlite_api::sqlite3* db, const char* sql, const char* doing)
+        : db_(db), doing_(doing) {
+        const int rc = sqlite_api::sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT,
+                                                      &statement_, nullptr);
+        if (rc != SQLITE_OK) fail(rc, sqlite_api::sqlite3_errmsg(db));
     }
-    ~sqlite_refresh() { sqlite_api::sqlite3_finalize(statement_); }
-    sqlite_refresh(const sqlite_refresh&) = delete;
-    sqlite_refresh& operator=(const sqlite_refresh&) = delete;
+    ~sqlite_statement() { sqlite_api::sqlite3_finalize(statement_); }
+    sqlite_statement(const sqlite_statement&) = delete;
+    sqlite_statement& operator=(const sqlite_statement&) = delete;
 
-    // Whether a row was there to refresh. The strings are bound without a copy: they outlive
-    // the step.
-    bool run(std::string_view name, std::string_view host, int port, long long last_seen) {
+    // Bound without a copy: the text must outlive run().
+    sqlite_statement& text(int i, std::string_view v) {
+        keep(sqlite_api::sqlite3_bind_text(statement_, i, v.data(), static_cast<int>(v.size()),
+                                           SQLITE_STATIC));
+        return *this;
+    }
+    sqlite_statement& integer(int i, long long v) {
+        keep(sqlite_api::sqlite3_bind_int64(statement_, i, v));
+        return *this;
+    }
+
+    // Runs the statement to its end; the number of rows it changed.
+    int run() {
         using namespace sqlite_api;
-        const auto text = [this](int i, std::string_view v) {
-            return sqlite3_bind_text(statement_, i, v.data(), static_cast<int>(v.size()),
-                                     SQLITE_STATIC);
-        };
-        int rc = sqlite3_bind_int64(statement_, 1, last_seen);
-        if (rc == SQLITE_OK) rc = text(2, host);
-        if (rc == SQLITE_OK) rc = sqlite3_bind_int(statement_, 3, port);
-        if (rc == SQLITE_OK) rc = text(4, name);
+        int rc = bind_failure_;
+        bind_failure_ = SQLITE_OK;
         if (rc == SQLITE_OK) rc = sqlite3_step(statement_);
         if (rc != SQLITE_DONE) {
             const std::string message = sqlite3_errmsg(db_);
@@ -454,17 +459,21 @@ public:
             fail(rc, message);
         }
         sqlite3_reset(statement_);
-        return sqlite3_changes(db_) > 0;
+        return sqlite3_changes(db_);
     }
 
 private:
-    [[noreturn]] void fail(int rc, std::string message = {}) const {
-        if (message.empty()) message = sqlite_api::sqlite3_errmsg(db_);
-        throw soci::sqlite3_soci_error("refreshing an instance: " + message, rc);
+    void keep(int rc) {
+        if (bind_failure_ == SQLITE_OK) bind_failure_ = rc;
+    }
+    [[noreturn]] void fail(int rc, const std::string& message) const {
+        throw soci::sqlite3_soci_error(std::string(doing_) + ": " + message, rc);
     }
 
     sqlite_api::sqlite3* db_;
+    const char* doing_;
     sqlite_api::sqlite3_stmt* statement_ = nullptr;
+    int bind_failure_ = SQLITE_OK;
 };
 
 class soci_store final : public store {
@@ -505,7 +514,10 @@ private:
         int refresh_port = 0;
         long long refresh_last_seen = 0;
         std::optional<soci::statement> refresh;
-        std::optional<sqlite_refresh> sqlite_refresh_;  // instead of `refresh` on SQLite
+        // On SQLite instead of `refresh`, and of SOCI's one-off BEGIN and COMMIT.
+        std::optional<sqlite_statement> sqlite_refresh;
+        std::optional<sqlite_statement> sqlite_begin;
+        std::optional<sqlite_statement> sqlite_commit;
         std::optional<soci::statement> bulk_upsert;
         std::vector<soci::statement> multi_upserts;  // one per row_counts entry
         soci::statement bury;  // the tombstone of remove_host:remove_port, if its row exists
@@ -606,8 +618,13 @@ soci_store::statements::statements(soci::session& sql, const dialect& d, bool mu
         bulk_upsert.emplace((sql.prepare << upsert_sql(d, 1), soci::use(names), soci::use(hosts),
                              soci::use(ports), soci::use(first_seen), soci::use(last_seen)));
         if (d.kind == database_kind::sqlite) {
-            sqlite_refresh_.emplace(
-                static_cast<soci::sqlite3_session_backend*>(sql.get_backend())->conn_);
+            auto* db = static_cast<soci::sqlite3_session_backend*>(sql.get_backend())->conn_;
+            sqlite_refresh.emplace(db, refresh_sql, "refreshing an instance");
+            // IMMEDIATE takes the write lock now, under the busy timeout. A deferred
+            // transaction would upgrade its lock at the first write and could fail at once
+            // when another process wrote.
+            sqlite_begin.emplace(db, "BEGIN IMMEDIATE", "Cannot begin transaction");
+            sqlite_commit.emplace(db, "COMMIT", "Cannot commit transaction");
             return;
         }
         refresh.emplace((sql.prepare << refresh_sql, soci::use(refresh_last_seen),
@@ -631,7 +648,13 @@ soci_store::statements::statements(soci::session& sql, const dialect& d, bool mu
 }
 
 bool soci_store::statements::refreshed(const write_op& op) {
-    if (sqlite_refresh_) return sqlite_refresh_->run(op.name, op.host, op.port, op.now_ms);
+    if (sqlite_refresh) {
+        return sqlite_refresh->integer(1, op.now_ms)
+                   .text(2, op.host)
+                   .integer(3, op.port)
+                   .text(4, op.name)
+                   .run() > 0;
+    }
     if (!refresh) return false;
     refresh_name = op.name;
     refresh_host = op.host;
@@ -840,10 +863,10 @@ void soci_store::ensure_schema() {
 void soci_store::begin() {
     in_transaction_ = true;
     committing_ = false;
-    // IMMEDIATE takes the write lock now, under the busy timeout. A deferred transaction would
-    // upgrade its lock at the first write and could fail at once when another process wrote.
-    if (dialect_.kind == database_kind::sqlite) {
-        sql_ << "BEGIN IMMEDIATE";
+    if (statements_ && statements_->sqlite_begin) {
+        statements_->sqlite_begin->run();
+    } else if (dialect_.kind == database_kind::sqlite) {
+        sql_ << "BEGIN IMMEDIATE";  // see statements::sqlite_begin
     } else {
         sql_.begin();
     }
@@ -851,7 +874,11 @@ void soci_store::begin() {
 
 void soci_store::commit() {
     committing_ = true;
-    sql_.commit();
+    if (statements_ && statements_->sqlite_commit) {
+        statements_->sqlite_commit->run();
+    } else {
+        sql_.commit();
+    }
     in_transaction_ = false;
 }
 
