@@ -150,6 +150,12 @@ struct dispatcher::impl {
         }
     }
 
+    static outcome internal_failure() {
+        return outcome::failure(error_code::internal_error,
+                                std::string(detail::error_message(error_code::internal_error)),
+                                "an internal error occurred; the server log has the details");
+    }
+
     // The reply to a call of `name` with this id: observed, then handed to `done`.
     detail::outcome_fn finisher(std::string_view name, steady::time_point start, std::string id,
                                 dispatcher::done_fn done) const {
@@ -188,7 +194,13 @@ struct dispatcher::impl {
             if (!bind_flat(call, names, p) || !p[0]->is_string) return false;
             if (registry::check_pattern(p[0]->text)) return false;
             auto finish = finisher("locate_service", start, std::string(call.id), std::move(done));
-            finish(detail::locate_checked(env, std::string(p[0]->text)));
+            try {
+                finish(detail::locate_checked(env, std::string(p[0]->text)));
+            } catch (const std::exception& e) {
+                // As in run(): out of memory, most likely, and the call still gets its reply.
+                spdlog::error("locate_service failed: {}", e.what());
+                finish(internal_failure());
+            }
             return true;
         }
         return false;
@@ -334,9 +346,7 @@ struct dispatcher::impl {
         } catch (const std::exception& e) {
             spdlog::error("{} failed: {}", name, e.what());
             if (!finish) return;  // the method had handed its completion on: it will answer
-            finish(outcome::failure(error_code::internal_error,
-                                    std::string(detail::error_message(error_code::internal_error)),
-                                    "an internal error occurred; the server log has the details"));
+            finish(internal_failure());
         }
     }
 };
