@@ -416,6 +416,10 @@ struct row_columns {
 
 // --- the store ---------------------------------------------------------------------------------
 
+// IMMEDIATE takes the write lock now, under the busy timeout. A deferred transaction would
+// upgrade its lock at the first write and could fail at once when another process wrote.
+constexpr const char* sqlite_begin_sql = "BEGIN IMMEDIATE";
+
 constexpr const char* refresh_sql =
     "UPDATE servreg_services SET last_seen = :last_seen "
     "WHERE host = :host AND port = :port AND name = :name";
@@ -514,7 +518,8 @@ private:
         int refresh_port = 0;
         long long refresh_last_seen = 0;
         std::optional<soci::statement> refresh;
-        // On SQLite instead of `refresh`, and of SOCI's one-off BEGIN and COMMIT.
+        // On SQLite: instead of `refresh` (with single-row upserts), and of SOCI's one-off
+        // BEGIN and COMMIT.
         std::optional<sqlite_statement> sqlite_refresh;
         std::optional<sqlite_statement> sqlite_begin;
         std::optional<sqlite_statement> sqlite_commit;
@@ -614,17 +619,17 @@ soci_store::statements::statements(soci::session& sql, const dialect& d, bool mu
             soci::use(remove_port))),
       remove((sql.prepare << "DELETE FROM servreg_services WHERE host = :host AND port = :port",
               soci::use(remove_host), soci::use(remove_port))) {
+    sqlite_api::sqlite3* db = nullptr;
+    if (d.kind == database_kind::sqlite) {
+        db = static_cast<soci::sqlite3_session_backend*>(sql.get_backend())->conn_;
+        sqlite_begin.emplace(db, sqlite_begin_sql, "Cannot begin transaction");
+        sqlite_commit.emplace(db, "COMMIT", "Cannot commit transaction");
+    }
     if (!multi_row) {
         bulk_upsert.emplace((sql.prepare << upsert_sql(d, 1), soci::use(names), soci::use(hosts),
                              soci::use(ports), soci::use(first_seen), soci::use(last_seen)));
-        if (d.kind == database_kind::sqlite) {
-            auto* db = static_cast<soci::sqlite3_session_backend*>(sql.get_backend())->conn_;
+        if (db != nullptr) {
             sqlite_refresh.emplace(db, refresh_sql, "refreshing an instance");
-            // IMMEDIATE takes the write lock now, under the busy timeout. A deferred
-            // transaction would upgrade its lock at the first write and could fail at once
-            // when another process wrote.
-            sqlite_begin.emplace(db, "BEGIN IMMEDIATE", "Cannot begin transaction");
-            sqlite_commit.emplace(db, "COMMIT", "Cannot commit transaction");
             return;
         }
         refresh.emplace((sql.prepare << refresh_sql, soci::use(refresh_last_seen),
@@ -866,7 +871,7 @@ void soci_store::begin() {
     if (statements_ && statements_->sqlite_begin) {
         statements_->sqlite_begin->run();
     } else if (dialect_.kind == database_kind::sqlite) {
-        sql_ << "BEGIN IMMEDIATE";  // see statements::sqlite_begin
+        sql_ << sqlite_begin_sql;
     } else {
         sql_.begin();
     }
@@ -1328,8 +1333,8 @@ changes store::changes_since(std::int64_t /*since_ms*/) {
 namespace {
 
 // Process-wide SQLite settings, which only count before SQLite's first use. Its memory
-// statistics (on by default) take a global mutex around every allocation SQLite makes, some
-// ten per ping; servreg reads none of them.
+// statistics (on by default) take a global mutex around every allocation and free SQLite
+// makes, some six of each per ping; servreg reads none of them.
 void configure_sqlite_library() {
     static std::once_flag once;
     std::call_once(once, [] { sqlite_api::sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0); });
