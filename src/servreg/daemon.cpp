@@ -30,23 +30,11 @@ void setup_logging(config::log_level level) {
     // Diagnostics go to stderr, so that stdout can carry the access log ("--accesslog -").
     auto logger = spdlog::stderr_color_mt("servreg");
     logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
-    switch (level) {
-        case config::log_level::trace:
-            logger->set_level(spdlog::level::trace);
-            break;
-        case config::log_level::debug:
-            logger->set_level(spdlog::level::debug);
-            break;
-        case config::log_level::info:
-            logger->set_level(spdlog::level::info);
-            break;
-        case config::log_level::warn:
-            logger->set_level(spdlog::level::warn);
-            break;
-        case config::log_level::error:
-            logger->set_level(spdlog::level::err);
-            break;
-    }
+    // Indexed by config::log_level: trace, debug, info, warn, error.
+    static constexpr spdlog::level::level_enum levels[] = {
+        spdlog::level::trace, spdlog::level::debug, spdlog::level::info, spdlog::level::warn,
+        spdlog::level::err};
+    logger->set_level(levels[static_cast<std::size_t>(level)]);
     logger->flush_on(spdlog::level::trace);
     spdlog::set_default_logger(std::move(logger));
 }

@@ -384,29 +384,22 @@ parse_result parse_client(const verb_spec& spec, int argc, const char* const* ar
         command.args.push_back(std::move(values[i]));
     }
 
-    std::optional<std::string> value;
+    // The option when given, else its SERVREG_ variable; `where` names the one used.
     std::string where;
-    if (registry_option->count() > 0) {
-        value = registry;
-        where = "--registry";
-    } else if ((value = env("SERVREG_REGISTRY"))) {
-        where = "SERVREG_REGISTRY";
-    }
-    if (value) {
+    const auto option_or_env = [&](const CLI::Option* option, const std::string& given,
+                                   const char* variable) -> std::optional<std::string> {
+        where = option->count() > 0 ? option->get_name() : variable;
+        if (option->count() > 0) return given;
+        return env(variable);
+    };
+    if (auto value = option_or_env(registry_option, registry, "SERVREG_REGISTRY")) {
         // Not quoted back: a URL may carry credentials.
         std::string url = lower(*value);
         if (!url.starts_with("http://") && !url.starts_with("https://"))
             return usage(where + ": not an http:// or https:// URL");
         command.registry = std::move(*value);
     }
-    value.reset();
-    if (token_option->count() > 0) {
-        value = token;
-        where = "--api-token";
-    } else if ((value = env("SERVREG_API_TOKEN"))) {
-        where = "SERVREG_API_TOKEN";
-    }
-    if (value) {
+    if (auto value = option_or_env(token_option, token, "SERVREG_API_TOKEN")) {
         if (value->empty()) return usage(where + ": must not be empty");
         command.api_token = std::move(value);
     }
