@@ -4,9 +4,12 @@
 
 #include <future>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "recording_executor.h"
 #include "servreg/jsonrpc/dispatcher.h"
 #include "servreg/jsonrpc/flat_request.h"
 #include "servreg/registry/clock.h"
@@ -470,6 +473,30 @@ TEST(FlatRequest, LeavesEverythingElseToTheDocumentPath) {
          }) {
         EXPECT_FALSE(read_flat_request(body)) << "read as flat: " << body;
     }
+}
+
+// With the caller's executor, a write's reply is formatted where the request came from: the
+// storage writer only commits and hands the completion over. A batch goes on there too.
+TEST_F(Dispatcher, WriteRepliesAreFinishedOnTheCallersExecutor) {
+    servreg_test::recording_executor loop;
+    const std::string body =
+        R"([{"jsonrpc":"2.0","method":"ping","params":["svc","h",1],"id":1},)"
+        R"({"jsonrpc":"2.0","method":"locate_service","params":["svc"],"id":2}])";
+    std::optional<reply> answer;
+    std::thread::id answered_on;
+    dispatcher_->handle(body, {true, &loop}, [&](reply r) {
+        answer = std::move(r);
+        answered_on = std::this_thread::get_id();
+    });
+    ASSERT_TRUE(loop.wait_for(1)) << "the ping's completion was never posted; request: " << body;
+    EXPECT_FALSE(answer.has_value()) << "the batch was answered before its ping's completion ran";
+    loop.run_all();
+    ASSERT_TRUE(answer.has_value()) << "no reply to " << body;
+    EXPECT_EQ(answered_on, std::this_thread::get_id()) << "the reply was made on another thread";
+    EXPECT_EQ(json::parse(answer->body), json::parse(R"([
+        {"jsonrpc":"2.0","result":true,"error":null,"id":1},
+        {"jsonrpc":"2.0","result":[{"host":"h","port":1}],"error":null,"id":2}])"))
+        << "request: " << body << "\nreply: " << answer->body;
 }
 
 }  // namespace

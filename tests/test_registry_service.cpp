@@ -16,6 +16,7 @@
 #include <utility>
 #include <vector>
 
+#include "recording_executor.h"
 #include "servreg/registry/clock.h"
 #include "servreg/registry/glob.h"
 #include "servreg/registry/index.h"
@@ -343,6 +344,43 @@ TEST(Service, TtlIsConvertedToMilliseconds) {
         << show(svc.locate(glob("*")));
     EXPECT_EQ(svc.counts().alive, 1u);
     EXPECT_EQ(svc.counts().dead, 1u);
+}
+
+}  // namespace
+
+namespace {
+
+// The writer thread commits and updates the index, then hands the completion to the caller's
+// executor: the reply is made there, not on the one serial thread.
+TEST_F(ServiceTest, WriteCompletionRunsOnTheCallersExecutorAfterTheIndexShowsIt) {
+    servreg_test::recording_executor loop;
+    std::optional<std::optional<std::string>> answered;
+    std::thread::id answered_on;
+    svc.ping(
+        "svc.api", "10.0.0.1", 8080,
+        [&](std::optional<std::string> error) {
+            answered = std::move(error);
+            answered_on = std::this_thread::get_id();
+        },
+        &loop);
+    std::pair<std::optional<std::string>, bool> unregistered{"not answered", true};
+    svc.unregister(
+        "10.0.0.9", 1,
+        [&](std::optional<std::string> error, bool existed) {
+            unregistered = {std::move(error), existed};
+        },
+        &loop);
+    ASSERT_TRUE(loop.wait_for(2)) << "the writes' completions were never posted";
+    ASSERT_FALSE(answered.has_value()) << "the completion ran before the test ran it";
+    const auto located = svc.locate(glob("svc.*"));
+    EXPECT_EQ(located, (std::vector<endpoint>{{"10.0.0.1", 8080}}))
+        << "the index shows the ping before its completion runs: " << show(located);
+    loop.run_all();
+    ASSERT_TRUE(answered.has_value()) << "ping never answered";
+    EXPECT_EQ(*answered, std::nullopt);
+    EXPECT_EQ(answered_on, std::this_thread::get_id()) << "the completion ran on another thread";
+    EXPECT_EQ(unregistered.first, std::nullopt);
+    EXPECT_FALSE(unregistered.second) << "unregister of an unknown instance answers false";
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 // whitespace in hosts, and the reasons given.
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <optional>
 #include <string>
 
@@ -111,6 +112,47 @@ TEST(Validation, PatternAcceptsAnyCharacters) {
         EXPECT_EQ(check_pattern(pattern), std::nullopt)
             << "pattern=" << pattern << " -> " << show(check_pattern(pattern));
     }
+}
+
+// The port rule, as both JSON-RPC readers give a port: an integer's text or a string.
+TEST(Validation, PortIsAnIntegerOrAStringOfDigitsFrom1To65535) {
+    using type = param_value::type;
+    const auto port = [](type kind, std::string_view text) {
+        std::uint16_t out = 0;
+        auto why = take_port(param_value{kind, text}, out);
+        return why ? *why : "ok " + std::to_string(out);
+    };
+    EXPECT_EQ(port(type::integer, "1"), "ok 1");
+    EXPECT_EQ(port(type::integer, "65535"), "ok 65535");
+    EXPECT_EQ(port(type::string, "8001"), "ok 8001");
+    EXPECT_EQ(port(type::integer, "0"), "port must be an integer from 1 to 65535, got 0");
+    EXPECT_EQ(port(type::integer, "65536"), "port must be an integer from 1 to 65535, got 65536");
+    EXPECT_EQ(port(type::integer, "-5"), "port must be an integer from 1 to 65535, got -5");
+    EXPECT_EQ(port(type::integer, "18446744073709551616"),
+              "port must be an integer from 1 to 65535, got 18446744073709551616");
+    EXPECT_EQ(port(type::string, "70000"),
+              "port must be an integer from 1 to 65535, got \"70000\"");
+    EXPECT_EQ(port(type::string, "80a"),
+              "port must be an integer from 1 to 65535 (or a string of its decimal digits), "
+              "got \"80a\"");
+    EXPECT_EQ(port(type::string, ""),
+              "port must be an integer from 1 to 65535 (or a string of its decimal digits), "
+              "got \"\"");
+    EXPECT_EQ(port(type::other, "a boolean"),
+              "port must be an integer from 1 to 65535, got a boolean");
+}
+
+TEST(Validation, TakeStringNamesTheParameterAndTheTypeItGot) {
+    using type = param_value::type;
+    std::string out;
+    EXPECT_EQ(show(take_string({type::integer, "5"}, "name", check_name, out)),
+              "name must be a string, got a number");
+    EXPECT_EQ(show(take_string({type::other, "null"}, "host", check_host, out)),
+              "host must be a string, got null");
+    EXPECT_EQ(show(take_string({type::string, "a b"}, "host", check_host, out)),
+              "host must not contain whitespace or control characters (found 0x20 at offset 1)");
+    EXPECT_EQ(take_string({type::string, "billing.api"}, "name", check_name, out), std::nullopt);
+    EXPECT_EQ(out, "billing.api");
 }
 
 }  // namespace

@@ -9,6 +9,10 @@
 #include <utility>
 #include <vector>
 
+namespace servreg::registry {
+class executor;
+}
+
 namespace servreg::http {
 
 // The views point into the connection's buffers: they stay valid while the request is
@@ -21,6 +25,9 @@ struct request {
     std::optional<std::string_view> api_token;
     std::string body;
     std::string_view remote;  // client address, for logs
+    // The connection's event loop, where a write's reply is formatted once it has committed.
+    // Null: wherever the write completes (tests without a loop).
+    const registry::executor* resume = nullptr;
 };
 
 struct response {

@@ -12,8 +12,9 @@
 #include <string_view>
 
 namespace servreg::registry {
+class executor;
 class service;
-}
+}  // namespace servreg::registry
 
 namespace servreg::jsonrpc {
 
@@ -53,6 +54,9 @@ using call_observer =
 
 struct request_context {
     bool write_allowed = true;  // false when --api-token is set and the header is missing or wrong
+    // The caller's event loop: a write's completion, and so its reply and the rest of its
+    // batch, runs there. Null: on the storage writer's thread.
+    const registry::executor* resume = nullptr;
 };
 
 struct reply {
@@ -70,8 +74,9 @@ public:
     dispatcher(const dispatcher&) = delete;
     dispatcher& operator=(const dispatcher&) = delete;
 
-    // Handles one HTTP body. `done` runs exactly once, on this thread or on the storage
-    // writer's thread, and must not block. Never throws.
+    // Handles one HTTP body. `done` runs exactly once: on this thread, or once a write has
+    // committed, on `ctx.resume` (the storage writer's thread when null). It must not block.
+    // Never throws.
     void handle(std::string_view body, const request_context& ctx, done_fn done) noexcept;
 
     // The reply for a request refused before it reached the dispatcher (wrong content type):

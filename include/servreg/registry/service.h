@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "servreg/registry/clock.h"
+#include "servreg/registry/executor.h"
 #include "servreg/registry/glob.h"
 #include "servreg/registry/index.h"
 #include "servreg/storage/writer.h"
@@ -23,8 +24,9 @@ struct listed_instance {
 
 class service {
 public:
-    // `done` runs once, on the writer thread, after the write committed or failed;
-    // `storage_error` holds the reason when it failed.
+    // `done` runs once, after the write committed (and the index shows it) or failed, posted
+    // to `resume`, or on the writer thread when `resume` is null; `storage_error` holds the
+    // reason when it failed.
     using ping_done = std::function<void(std::optional<std::string> storage_error)>;
     using unregister_done =
         std::function<void(std::optional<std::string> storage_error, bool existed)>;
@@ -32,8 +34,10 @@ public:
     service(index& idx, storage::writer& w, const clock& c, std::chrono::seconds ttl);
 
     // Arguments are already validated (validation.h).
-    void ping(std::string name, std::string host, std::uint16_t port, ping_done done);
-    void unregister(std::string host, std::uint16_t port, unregister_done done);
+    void ping(std::string name, std::string host, std::uint16_t port, ping_done done,
+              const executor* resume = nullptr);
+    void unregister(std::string host, std::uint16_t port, unregister_done done,
+                    const executor* resume = nullptr);
 
     std::vector<endpoint> locate(const glob& pattern) const;
     std::vector<listed_instance> list(const glob& pattern) const;

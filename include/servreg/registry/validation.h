@@ -1,6 +1,7 @@
 // Validation of ping and locate parameters (SPEC section 4). Returns the reason, not throws.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -12,5 +13,25 @@ namespace servreg::registry {
 std::optional<std::string> check_name(std::string_view name);
 std::optional<std::string> check_host(std::string_view host);
 std::optional<std::string> check_pattern(std::string_view pattern);
+
+// A parameter as a request carried it, for the rules that accept more than one JSON type.
+struct param_value {
+    enum class type { string, integer, other };
+    type kind = type::other;
+    // string: its characters; integer: its decimal text as JSON wrote it ("-5", "70000");
+    // other: the type's name ("a boolean", "a fractional number").
+    std::string_view text;
+
+    // "a string", "a number", or the other type's name: for "x must be ..., got a number".
+    std::string_view type_name() const noexcept;
+};
+
+// A string parameter called `what`, checked by `check` (one of the above), copied into `out`.
+std::optional<std::string> take_string(const param_value& value, std::string_view what,
+                                       std::optional<std::string> (*check)(std::string_view),
+                                       std::string& out);
+
+// A port: an integer from 1 to 65535, or a string of its decimal digits (SPEC section 4).
+std::optional<std::string> take_port(const param_value& value, std::uint16_t& out);
 
 }  // namespace servreg::registry

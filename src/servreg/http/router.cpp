@@ -111,7 +111,7 @@ void router::handle(request req, respond_fn respond) const {
                               ? std::string("none")
                               : "'" + std::string(req.content_type.substr(0, 100)) + "'"))));
         }
-        jsonrpc::request_context ctx{token_matches(req.api_token)};
+        const jsonrpc::request_context ctx{token_matches(req.api_token), req.resume};
         // The dispatcher parses the body before it returns: a view of it is enough.
         return rpc_.handle(req.body, ctx, [respond = std::move(respond)](jsonrpc::reply reply) {
             response r;

@@ -36,8 +36,15 @@ std::string remote_of(const socket_type& s) {
 
 }  // namespace
 
+void loop_executor::post(task t) const {
+    net::post(ex_, std::move(t));
+}
+
 session::session(socket_type&& socket, std::shared_ptr<server_state> state)
-    : socket_(std::move(socket)), timer_(socket_.get_executor()), state_(std::move(state)) {
+    : socket_(std::move(socket)),
+      loop_(socket_.get_executor()),
+      timer_(socket_.get_executor()),
+      state_(std::move(state)) {
     remote_ = remote_of(socket_);
     // Replies are written in place while the socket takes them; only the rest of one that
     // does not fit waits for the socket in the event loop.
@@ -58,28 +65,28 @@ void session::start() {
     }
     net::dispatch(socket_.get_executor(), [self = shared_from_this()] {
         // The first request's headers are timed from the connection's start.
-        self->wait_for(waiting::header);
+        self->enter(phase::header);
         self->serve();
     });
 }
 
 void session::shutdown() {
     stopping_ = true;
-    if (reading_) close();
+    // Between handlers, a reading phase means a read is pending: no request is in flight.
+    if (reading()) close();
 }
 
 // Reads and answers requests until one waits for its reply, the buffer needs more bytes, or
 // the connection ends. A reply written in place lets the loop go on to the next request
 // already buffered (pipelining) without recursion.
 void session::serve() {
-    while (!busy_ && !closed_) {
+    while (reading()) {
         if (!parser_ || parser_->is_done()) {
             if (stopping_) return close();
             parser_.emplace();
             parser_->header_limit(static_cast<std::uint32_t>(state_->limits.header_limit));
             parser_->body_limit(state_->limits.body_limit);
             header_bytes_ = 0;
-            continued_ = false;
         }
         beast::error_code ec;
         std::size_t used = 0;
@@ -105,7 +112,8 @@ void session::serve() {
             continue;
         }
         if (used > 0 && buffer_.size() > 0 && !ec) continue;
-        if (parser_->is_header_done() && !continued_ &&
+        // Before the body is read, that is before "100 Continue" went out.
+        if (parser_->is_header_done() && phase_ != phase::body &&
             beast::iequals(parser_->get()[bhttp::field::expect], "100-continue")) {
             // curl and others wait for this before sending a larger body.
             return send_continue();
@@ -116,22 +124,19 @@ void session::serve() {
 
 void session::read() {
     if (stopping_) return close();  // a request whose bytes have not all arrived is not in flight
-    if (!parser_->got_some()) {
-        if (!first_request_) wait_for(waiting::next_request);
-    } else if (!parser_->is_header_done()) {
-        wait_for(waiting::header);
-    } else {
-        wait_for(waiting::body);
+    // With no byte of a request yet, the phase stays: idle, or header for the first request.
+    if (parser_->is_header_done()) {
+        enter(phase::body);
+    } else if (parser_->got_some()) {
+        enter(phase::header);
     }
-    reading_ = true;
     const std::size_t room = buffer_.capacity() - buffer_.size();
     socket_.async_read_some(buffer_.prepare(std::clamp<std::size_t>(room, 4096, 65536)),
                             beast::bind_front_handler(&session::on_read, shared_from_this()));
 }
 
 void session::on_read(beast::error_code ec, std::size_t n) {
-    reading_ = false;
-    if (closed_) return;
+    if (phase_ == phase::closed) return;
     if (ec == net::error::eof && parser_ && parser_->got_some()) {
         // The client ended its side within a request.
         parser_->put_eof(ec);
@@ -157,8 +162,7 @@ void session::fail(beast::error_code ec) {
 
 void session::send_continue() {
     static constexpr std::string_view proceed = "HTTP/1.1 100 Continue\r\n\r\n";
-    continued_ = true;
-    wait_for(waiting::reply_sent);
+    enter(phase::continuing);
     net::async_write(socket_, net::buffer(proceed.data(), proceed.size()),
                      [self = shared_from_this()](beast::error_code ec, std::size_t) {
                          if (ec) return self->close();
@@ -167,8 +171,7 @@ void session::send_continue() {
 }
 
 void session::handle() {
-    busy_ = true;
-    wait_for(waiting::nothing);
+    enter(phase::routing);
     auto& msg = parser_->get();
     keep_alive_ = msg.keep_alive();
     // Views into the parser's message, which lives until the next request is read.
@@ -180,14 +183,14 @@ void session::handle() {
     if (auto token = msg.find("X-Api-Token"); token != msg.end()) req.api_token = token->value();
     req.body = std::move(msg.body());
     req.remote = remote_;
-    dispatching_ = true;
+    req.resume = &loop_;
     state_->routes->handle(std::move(req),
                            [self = shared_from_this()](response r) { self->reply(std::move(r)); });
-    dispatching_ = false;
+    if (phase_ == phase::routing) enter(phase::answering);
 }
 
-// Reads answer at once, inside handle(); writes answer from the storage writer's thread, and
-// their reply is posted back to this connection's loop.
+// Reads answer at once, inside handle(); writes answer once committed, on this connection's
+// loop (request::resume). A reply from any other thread is posted here.
 void session::reply(response r) {
     auto ex = socket_.get_executor();
     if (ex.running_in_this_thread()) return write(std::move(r));
@@ -199,7 +202,7 @@ void session::refuse(unsigned status, std::string message) {
     // After a framing error the rest of the stream cannot be trusted: answer, then close.
     keep_alive_ = false;
     if (started_ == steady::time_point{}) started_ = steady::now();
-    busy_ = true;
+    enter(phase::answering);
     response r;
     r.status = status;
     r.body = "{\"error\":";
@@ -214,7 +217,7 @@ void session::refuse(unsigned status, std::string message) {
 void session::write(response r) {
     const bool header_read = parser_ && parser_->is_header_done();
     const unsigned version = header_read ? parser_->get().version() : 11;
-    keep_open_ = keep_alive_ && !stopping_;
+    const bool keep_open = keep_alive_ && !stopping_;
     head_.clear();
     head_ += version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
     head_ += std::to_string(r.status);
@@ -231,15 +234,15 @@ void session::write(response r) {
     for (const auto& [name, value] : r.headers) field(name, value);
     // 204 has no body and no length (RFC 9110, 8.6).
     if (r.status != 204) field("Content-Length", std::to_string(r.body.size()));
-    if (version == 10 && keep_open_) field("Connection", "keep-alive");
-    if (version != 10 && !keep_open_) field("Connection", "close");
+    if (version == 10 && keep_open) field("Connection", "keep-alive");
+    if (version != 10 && !keep_open) field("Connection", "close");
     head_ += "\r\n";
     body_ = std::move(r.body);
     // A reply to HEAD has the GET reply's headers and no body (RFC 9110, 9.3.2): a keep-alive
     // client would read the body as the start of the next reply.
     if (header_read && parser_->get().method() == bhttp::verb::head) body_.clear();
     log(r.status, body_.size(), r.label);
-    if (closed_) return;
+    if (phase_ == phase::closed) return;
     // Most replies fit in the socket's buffer: written now, with no deadline to arm and no
     // handler to queue.
     std::array<net::const_buffer, 2> buffers{net::buffer(head_), net::buffer(body_)};
@@ -248,7 +251,7 @@ void session::write(response r) {
     if (ec && ec != net::error::would_block && ec != net::error::try_again) return close();
     if (sent == head_.size() + body_.size()) return written();
     // The rest waits for the socket.
-    wait_for(waiting::reply_sent);
+    enter(phase::writing);
     const std::size_t from_head = std::min(sent, head_.size());
     buffers[0] += from_head;
     buffers[1] += sent - from_head;
@@ -264,17 +267,16 @@ void session::on_write(beast::error_code ec, std::size_t) {
 void session::written() {
     // A large reply's memory is not kept for the connection's next, small one.
     if (body_.capacity() > 64 * 1024) std::string().swap(body_);
-    if (!keep_open_) {
+    if (!keep_alive_ || stopping_) {
         beast::error_code ignored;
         socket_.shutdown(net::ip::tcp::socket::shutdown_send, ignored);
         return close();
     }
-    busy_ = false;
-    first_request_ = false;
+    const bool in_router = phase_ == phase::routing;
     started_ = {};
-    wait_for(waiting::nothing);
+    enter(phase::idle);
     // Inside handle(), serve()'s loop goes on by itself.
-    if (!dispatching_) serve();
+    if (!in_router) serve();
 }
 
 void session::log(unsigned status, std::size_t bytes, std::string_view label) {
@@ -298,9 +300,8 @@ void session::log(unsigned status, std::size_t bytes, std::string_view label) {
 }
 
 void session::close() {
-    if (closed_) return;
-    closed_ = true;
-    reading_ = false;
+    if (phase_ == phase::closed) return;
+    phase_ = phase::closed;
     timer_.cancel();
     beast::error_code ignored;
     socket_.close(ignored);
@@ -308,35 +309,39 @@ void session::close() {
 
 // Deadlines are kept lazily: moving one later (the common case, once per request) only
 // stores it; the timer is armed again when it fires early, or when a deadline moves earlier.
-void session::wait_for(waiting what) {
-    if (what == waiting_) return;
-    waiting_ = what;
+void session::enter(phase next) {
+    if (next == phase_ || phase_ == phase::closed) return;
+    phase_ = next;
     const auto now = steady::now();
-    switch (what) {
-        case waiting::nothing:
+    switch (next) {
+        case phase::idle:
+            return set_deadline(now + state_->limits.idle_timeout);
+        case phase::header:
+            return set_deadline(now + state_->limits.header_timeout);
+        case phase::body:
+            return set_deadline(now + state_->limits.body_timeout);
+        case phase::continuing:
+        case phase::writing:
+            return set_deadline(now + write_timeout);
+        case phase::routing:
+        case phase::answering:
             deadline_ = time_point::max();
             return;
-        case waiting::next_request:
-            return set_deadline(now + state_->limits.idle_timeout);
-        case waiting::header:
-            return set_deadline(now + state_->limits.header_timeout);
-        case waiting::body:
-            return set_deadline(now + state_->limits.body_timeout);
-        case waiting::reply_sent:
-            return set_deadline(now + write_timeout);
+        case phase::closed:
+            return;
     }
 }
 
 void session::set_deadline(time_point deadline) {
     deadline_ = deadline;
-    if (closed_ || deadline >= armed_) return;
+    if (phase_ == phase::closed || deadline >= armed_) return;
     armed_ = deadline;
     timer_.expires_at(deadline);  // a pending wait ends with operation_aborted
     timer_.async_wait(beast::bind_front_handler(&session::on_timer, shared_from_this()));
 }
 
 void session::on_timer(beast::error_code ec) {
-    if (ec == net::error::operation_aborted || closed_) return;
+    if (ec == net::error::operation_aborted || phase_ == phase::closed) return;
     const auto now = steady::now();
     if (timer_.expiry() > now) return;  // armed again after this wait had ended
     armed_ = time_point::max();

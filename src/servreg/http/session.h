@@ -16,6 +16,7 @@
 
 #include "servreg/http/message.h"
 #include "servreg/http/server_state.h"
+#include "servreg/registry/executor.h"
 
 namespace servreg::http {
 
@@ -26,6 +27,17 @@ using executor_type = boost::asio::io_context::executor_type;
 using socket_type = boost::asio::basic_stream_socket<boost::asio::ip::tcp, executor_type>;
 using timer_type = boost::asio::basic_waitable_timer<
     std::chrono::steady_clock, boost::asio::wait_traits<std::chrono::steady_clock>, executor_type>;
+
+// A connection's event loop as the registry sees it: a write's completion is posted here, and
+// its reply is formatted and written on this loop rather than on the storage writer's thread.
+class loop_executor final : public registry::executor {
+public:
+    explicit loop_executor(executor_type ex) : ex_(std::move(ex)) {}
+    void post(task t) const override;
+
+private:
+    executor_type ex_;
+};
 
 class session : public std::enable_shared_from_this<session> {
 public:
@@ -41,8 +53,18 @@ public:
 private:
     using request_parser = boost::beast::http::request_parser<boost::beast::http::string_body>;
     using time_point = std::chrono::steady_clock::time_point;
-    // What the connection waits for, which decides its deadline.
-    enum class waiting { nothing, next_request, header, body, reply_sent };
+    // What the connection is doing: this decides its deadline, whether serve() may read on,
+    // and whether shutdown() may close it at once. The reading phases come first.
+    enum class phase {
+        idle,        // waiting for the next request's first byte (idle timeout)
+        header,      // reading a request's header (header timeout; the first from the accept)
+        body,        // reading its body (body timeout)
+        continuing,  // writing "100 Continue" (write timeout)
+        routing,     // inside the router: a reply now is written in place and serve() goes on
+        answering,   // waiting for the reply, from a write that commits (no deadline)
+        writing,     // the rest of the reply waits for the socket (write timeout)
+        closed,
+    };
 
     void serve();
     void read();
@@ -58,32 +80,27 @@ private:
     void log(unsigned status, std::size_t bytes, std::string_view label);
     void close();
 
-    void wait_for(waiting what);
+    bool reading() const noexcept { return phase_ <= phase::body; }
+    void enter(phase next);
     void set_deadline(time_point deadline);
     void on_timer(boost::beast::error_code ec);
 
     socket_type socket_;
+    loop_executor loop_;
     timer_type timer_;
     boost::beast::flat_buffer buffer_;
     std::optional<request_parser> parser_;  // the request being read or answered
     std::size_t header_bytes_ = 0;          // of its header, parsed so far
     std::shared_ptr<server_state> state_;
-    std::string head_;       // the reply being written: its status line and fields,
-    std::string body_;       // and its body
-    bool keep_open_ = true;  // after the reply being written
+    std::string head_;  // the reply being written: its status line and fields,
+    std::string body_;  // and its body
     std::string remote_;
     time_point started_;
-    waiting waiting_ = waiting::nothing;
+    phase phase_ = phase::idle;
     time_point deadline_ = time_point::max();  // the connection is closed when it passes
     time_point armed_ = time_point::max();     // when timer_'s pending wait ends; max: none
-    bool first_request_ = true;
-    bool keep_alive_ = true;
-    bool reading_ = false;      // waiting for request bytes: safe to close on shutdown
-    bool busy_ = false;         // a request is being answered
-    bool dispatching_ = false;  // inside the router: a reply now is written in place
-    bool continued_ = false;    // "100 Continue" sent for this request
-    bool stopping_ = false;
-    bool closed_ = false;
+    bool keep_alive_ = true;  // the request being answered lets the connection stay open
+    bool stopping_ = false;   // the server stops: close after the reply in progress
 };
 
 }  // namespace servreg::http

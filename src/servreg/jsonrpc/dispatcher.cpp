@@ -13,7 +13,7 @@
 
 #include "servreg/jsonrpc/flat_request.h"
 #include "servreg/jsonrpc/methods.h"
-#include "servreg/registry/validation.h"
+#include "servreg/jsonrpc/params.h"
 
 namespace servreg::jsonrpc {
 namespace {
@@ -105,6 +105,61 @@ parsed_call inspect(const json& request) {
     return call;
 }
 
+// A document's params as the binders read them (params.h). The views point into the
+// document, and into texts_ for integers, which are written out as JSON writes them.
+class json_params {
+public:
+    explicit json_params(const json* params) {
+        if (params == nullptr) return;
+        list_.named = params->is_object();
+        texts_.reserve(params->size());  // never reallocated: views point into it
+        for (auto it = params->begin(); it != params->end(); ++it) {
+            if (list_.named) names_.push_back(it.key());
+            values_.push_back(view(*it));
+        }
+        list_.names = names_;
+        list_.values = values_;
+    }
+    json_params(const json_params&) = delete;
+    json_params& operator=(const json_params&) = delete;
+
+    const detail::param_list& list() const noexcept { return list_; }
+
+private:
+    detail::param_value view(const json& v) {
+        using type = detail::param_value::type;
+        if (v.is_string()) return {type::string, v.get_ref<const std::string&>()};
+        if (v.is_number_integer()) return {type::integer, texts_.emplace_back(v.dump())};
+        if (v.is_number_float()) return {type::other, "a fractional number"};
+        if (v.is_boolean()) return {type::other, "a boolean"};
+        if (v.is_null()) return {type::other, "null"};
+        if (v.is_array()) return {type::other, "an array"};
+        return {type::other, "an object"};
+    }
+
+    detail::param_list list_;
+    std::vector<std::string_view> names_;
+    std::vector<detail::param_value> values_;
+    std::vector<std::string> texts_;
+};
+
+// The flat reader's params as the binders read them.
+struct flat_params {
+    explicit flat_params(const detail::flat_request& call) {
+        using type = detail::param_value::type;
+        for (std::size_t i = 0; i < call.param_count; ++i) {
+            values[i] = {call.params[i].is_string ? type::string : type::integer,
+                         call.params[i].text};
+        }
+        list.named = !call.positional;
+        if (list.named) list.names = std::span(call.param_names).first(call.param_count);
+        list.values = std::span(values).first(call.param_count);
+    }
+
+    std::array<detail::param_value, detail::flat_request::max_params> values{};
+    detail::param_list list;
+};
+
 }  // namespace
 
 struct dispatcher::impl {
@@ -165,64 +220,32 @@ struct dispatcher::impl {
         };
     }
 
-    // ping and locate_service read by read_flat_request(): answered here when every parameter
-    // is present and valid; false, with `done` untouched, leaves the request to the document
-    // path, which explains what is wrong with it.
+    // Calls `entry`; `finish` gets its outcome, now or (a write) once it has committed.
+    void invoke(const detail::method_entry& entry, const detail::param_list& params,
+                const request_context& ctx, detail::outcome_fn finish) const {
+        try {
+            entry.invoke(env, detail::call_info{params, ctx.write_allowed, ctx.resume}, finish);
+        } catch (const std::exception& e) {
+            // Out of memory, most likely: the call still gets its reply.
+            spdlog::error("{} failed: {}", entry.name, e.what());
+            if (!finish) return;  // the method had handed its completion on: it will answer
+            finish(internal_failure());
+        }
+    }
+
+    // A call read by read_flat_request() (ping and locate_service in the shape every client
+    // sends) goes to the same method entries as a document: only its params are read in
+    // place. False, with `done` untouched, leaves the body to the document path.
     bool run_flat(const detail::flat_request& call, const request_context& ctx,
                   dispatcher::done_fn& done) const {
         if (call.id.empty() || call.jsonrpc != "2.0" || !call.has_params) return false;
+        const detail::method_entry* entry = find_method(call.method);
+        if (entry == nullptr) return false;
         const auto start = steady::now();
-        if (call.method == "ping") {
-            static constexpr std::array<std::string_view, 3> names{"name", "host", "port"};
-            std::array<const detail::flat_value*, 3> p{};
-            if (!ctx.write_allowed || !bind_flat(call, names, p)) return false;
-            if (!p[0]->is_string || registry::check_name(p[0]->text)) return false;
-            if (!p[1]->is_string || registry::check_host(p[1]->text)) return false;
-            const std::string_view digits = p[2]->text;
-            int port = 0;
-            if (p[2]->is_string || digits.size() > 5 || digits.front() == '-') return false;
-            std::from_chars(digits.data(), digits.data() + digits.size(), port);
-            if (port < 1 || port > 65535) return false;
-            detail::ping_checked(env, std::string(p[0]->text), std::string(p[1]->text),
-                                 static_cast<std::uint16_t>(port),
-                                 finisher("ping", start, std::string(call.id), std::move(done)));
-            return true;
-        }
-        if (call.method == "locate_service") {
-            static constexpr std::array<std::string_view, 1> names{"name"};
-            std::array<const detail::flat_value*, 1> p{};
-            if (!bind_flat(call, names, p) || !p[0]->is_string) return false;
-            if (registry::check_pattern(p[0]->text)) return false;
-            auto finish = finisher("locate_service", start, std::string(call.id), std::move(done));
-            try {
-                finish(detail::locate_checked(env, std::string(p[0]->text)));
-            } catch (const std::exception& e) {
-                // As in run(): out of memory, most likely, and the call still gets its reply.
-                spdlog::error("locate_service failed: {}", e.what());
-                finish(internal_failure());
-            }
-            return true;
-        }
-        return false;
-    }
-
-    // Every parameter in `names`, each exactly once, and no other.
-    template <std::size_t N>
-    static bool bind_flat(const detail::flat_request& call,
-                          const std::array<std::string_view, N>& names,
-                          std::array<const detail::flat_value*, N>& out) {
-        if (call.param_count != N) return false;
-        for (std::size_t i = 0; i < N; ++i) {
-            if (call.positional) {
-                out[i] = &call.params[i];
-                continue;
-            }
-            std::size_t k = 0;
-            while (k < N && names[k] != call.param_names[i]) ++k;
-            if (k == N) return false;
-            out[k] = &call.params[i];
-        }
-        return std::ranges::none_of(out, [](const auto* v) { return v == nullptr; });
+        const flat_params params(call);
+        invoke(*entry, params.list, ctx,
+               finisher(entry->name, start, std::string(call.id), std::move(done)));
+        return true;
     }
 
     // A batch in flight. Writes start at once, one after another (the storage writer keeps
@@ -341,13 +364,8 @@ struct dispatcher::impl {
             if (notification) return done(std::nullopt);
             done(reply_text(id, result));
         };
-        try {
-            entry->invoke(env, detail::call_info{call.params, ctx.write_allowed}, finish);
-        } catch (const std::exception& e) {
-            spdlog::error("{} failed: {}", name, e.what());
-            if (!finish) return;  // the method had handed its completion on: it will answer
-            finish(internal_failure());
-        }
+        const json_params params(call.params);
+        invoke(*entry, params.list(), ctx, std::move(finish));
     }
 };
 

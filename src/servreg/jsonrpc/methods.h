@@ -1,5 +1,6 @@
-// The method table behind the dispatcher: parameter binding, validation and the calls into
-// the registry, each producing its result as serialized JSON.
+// The method table behind the dispatcher: each method binds its parameters (params.h), calls
+// the registry and produces its result as serialized JSON. Both readers of a request, the flat
+// one and the document, call the same entries.
 #pragma once
 
 #include <cstdint>
@@ -12,6 +13,7 @@
 
 #include "servreg/jsonrpc/dispatcher.h"
 #include "servreg/jsonrpc/json_text.h"
+#include "servreg/jsonrpc/params.h"
 
 namespace servreg::jsonrpc::detail {
 
@@ -36,8 +38,9 @@ struct method_env {
 };
 
 struct call_info {
-    const nlohmann::json* params = nullptr;  // null when the request had none
+    const param_list& params;
     bool write_allowed = true;
+    const registry::executor* resume = nullptr;  // where a write's completion runs
 };
 
 struct method_entry {
@@ -48,12 +51,6 @@ struct method_entry {
     // untouched or empty.
     void (*invoke)(const method_env&, const call_info&, outcome_fn& done);
 };
-
-// The work of ping and locate_service once their parameters are bound and valid (and, for
-// ping, writes allowed): the document path and the flat path (flat_request.h) end here.
-void ping_checked(const method_env& env, std::string name, std::string host, std::uint16_t port,
-                  outcome_fn done);
-outcome locate_checked(const method_env& env, const std::string& pattern);
 
 // Every method servreg answers, in a stable order.
 std::span<const method_entry> method_table();

@@ -9,7 +9,24 @@ namespace servreg::registry {
 service::service(index& idx, storage::writer& w, const clock& c, std::chrono::seconds ttl)
     : index_(idx), writer_(w), clock_(c), ttl_(ttl) {}
 
-void service::ping(std::string name, std::string host, std::uint16_t port, ping_done done) {
+namespace {
+
+// Runs `finish` where the caller asked: posted to `resume`, or here, on the writer thread.
+template <class F>
+void finish_on(const executor* resume, F finish) noexcept {
+    try {
+        if (resume != nullptr) return resume->post(std::move(finish));
+        finish();
+    } catch (...) {
+        // Out of memory for the task, or a continuation that threw: the writer thread must
+        // survive whatever the caller's side does.
+    }
+}
+
+}  // namespace
+
+void service::ping(std::string name, std::string host, std::uint16_t port, ping_done done,
+                   const executor* resume) {
     storage::write_op op;
     op.kind = storage::write_op::kind_t::ping;
     op.name = std::move(name);
@@ -18,9 +35,9 @@ void service::ping(std::string name, std::string host, std::uint16_t port, ping_
     op.now_ms = clock_.now_ms();
     // The completion holds the index, not the service, so that a write still queued when the
     // service goes away stays harmless.
-    writer_.submit(std::move(op), [idx = &index_, done = std::move(done)](
+    writer_.submit(std::move(op), [idx = &index_, resume, done = std::move(done)](
                                       const storage::write_op& committed,
-                                      const storage::write_result& result) noexcept {
+                                      const storage::write_result& result) mutable noexcept {
         if (!result.error) {
             try {
                 idx->apply_ping(committed.name, committed.host, committed.port, committed.now_ms);
@@ -29,23 +46,22 @@ void service::ping(std::string name, std::string host, std::uint16_t port, ping_
                 // instance's next ping puts it back into the index.
             }
         }
-        try {
-            done(result.error);
-        } catch (...) {
-            // The writer thread must survive whatever the caller's continuation does.
-        }
+        finish_on(resume, [done = std::move(done), error = result.error]() mutable {
+            done(std::move(error));
+        });
     });
 }
 
-void service::unregister(std::string host, std::uint16_t port, unregister_done done) {
+void service::unregister(std::string host, std::uint16_t port, unregister_done done,
+                         const executor* resume) {
     storage::write_op op;
     op.kind = storage::write_op::kind_t::unregister;
     op.host = std::move(host);
     op.port = port;
     op.now_ms = clock_.now_ms();
-    writer_.submit(std::move(op), [idx = &index_, done = std::move(done)](
+    writer_.submit(std::move(op), [idx = &index_, resume, done = std::move(done)](
                                       const storage::write_op& committed,
-                                      const storage::write_result& result) noexcept {
+                                      const storage::write_result& result) mutable noexcept {
         // The database is the authority on whether the instance existed: another servreg
         // sharing it may have known an instance this index never saw.
         const bool existed = !result.error && result.existed;
@@ -56,11 +72,9 @@ void service::unregister(std::string host, std::uint16_t port, unregister_done d
                 // Cannot happen short of a broken mutex; the write itself is durable.
             }
         }
-        try {
-            done(result.error, existed);
-        } catch (...) {
-            // As in ping: nothing thrown may reach the writer thread.
-        }
+        finish_on(resume, [done = std::move(done), error = result.error, existed]() mutable {
+            done(std::move(error), existed);
+        });
     });
 }
 

@@ -2,6 +2,7 @@
 // index and the database columns see them; characters are checked as UTF-8 code points.
 #include "servreg/registry/validation.h"
 
+#include <charconv>
 #include <cstdint>
 #include <cstdio>
 #include <optional>
@@ -110,6 +111,55 @@ std::optional<std::string> check_host(std::string_view host) {
 std::optional<std::string> check_pattern(std::string_view pattern) {
     // Any byte may appear in a pattern: one that no name can hold simply matches nothing.
     return check_length("pattern", pattern);
+}
+
+std::string_view param_value::type_name() const noexcept {
+    switch (kind) {
+        case type::string:
+            return "a string";
+        case type::integer:
+            return "a number";
+        case type::other:
+            break;
+    }
+    return text;
+}
+
+std::optional<std::string> take_string(const param_value& value, std::string_view what,
+                                       std::optional<std::string> (*check)(std::string_view),
+                                       std::string& out) {
+    if (value.kind != param_value::type::string) {
+        return std::string(what) + " must be a string, got " + std::string(value.type_name());
+    }
+    if (auto why = check(value.text)) return why;
+    out = value.text;
+    return std::nullopt;
+}
+
+std::optional<std::string> take_port(const param_value& value, std::uint16_t& out) {
+    static constexpr std::string_view rule = "port must be an integer from 1 to 65535";
+    const std::string_view text = value.text;
+    const bool digits_only =
+        !text.empty() && text.find_first_not_of("0123456789") == std::string_view::npos;
+    if (value.kind == param_value::type::string) {
+        if (!digits_only || text.size() > 5) {
+            return std::string(rule) + " (or a string of its decimal digits), got \"" +
+                   std::string(text.substr(0, 32)) + "\"";
+        }
+    } else if (value.kind != param_value::type::integer) {
+        return std::string(rule) + ", got " + std::string(value.type_name());
+    }
+    // An integer's text may be negative or longer than any port; either is out of range.
+    unsigned port = 0;
+    if (digits_only && text.size() <= 5)
+        std::from_chars(text.data(), text.data() + text.size(), port);
+    if (port < 1 || port > 65535) {
+        const bool quoted = value.kind == param_value::type::string;
+        return std::string(rule) + ", got " + (quoted ? "\"" : "") + std::string(text) +
+               (quoted ? "\"" : "");
+    }
+    out = static_cast<std::uint16_t>(port);
+    return std::nullopt;
 }
 
 }  // namespace servreg::registry
