@@ -49,6 +49,9 @@ public:
 
 private:
     std::int64_t alive_since() const noexcept;
+    // A write of `kind` at the clock's now.
+    storage::write_op make_write(storage::write_op::kind_t kind, std::string name, std::string host,
+                                 std::uint16_t port) const;
 
     index& index_;
     storage::writer& writer_;

@@ -386,10 +386,10 @@ parse_result parse_client(const verb_spec& spec, int argc, const char* const* ar
 
     // The option when given, else its SERVREG_ variable; `where` names the one used.
     std::string where;
-    const auto option_or_env = [&](const CLI::Option* option, const std::string& given,
+    const auto option_or_env = [&](const CLI::Option* option, const std::string& value,
                                    const char* variable) -> std::optional<std::string> {
         where = option->count() > 0 ? option->get_name() : variable;
-        if (option->count() > 0) return given;
+        if (option->count() > 0) return value;
         return env(variable);
     };
     if (auto value = option_or_env(registry_option, registry, "SERVREG_REGISTRY")) {

@@ -46,6 +46,28 @@ void append_rfc3339(std::string& out, std::int64_t ms) {
     out.append(frac, static_cast<std::size_t>(m));
 }
 
+// A JSON array of `items`, each written by `append(out, item)`; `guess` bytes per item.
+template <class Items, class Append>
+std::string json_array(const Items& items, std::size_t guess, Append append) {
+    std::string out;
+    out.reserve(2 + items.size() * guess);
+    out += '[';
+    for (const auto& item : items) {
+        if (out.size() > 1) out += ',';
+        append(out, item);
+    }
+    out += ']';
+    return out;
+}
+
+// The members "host" and "port" of an instance, as locate_service and list_services give them.
+void append_endpoint(std::string& out, std::string_view host, std::uint16_t port) {
+    out += "\"host\":";
+    append_json_string(out, host);
+    out += ",\"port\":";
+    out += std::to_string(port);
+}
+
 void ping(const method_env& env, const call_info& call, outcome_fn& done) {
     auto args = bind_ping(call.params);
     if (!args) return done(invalid_params(std::move(args.error())));
@@ -74,37 +96,23 @@ void unregister(const method_env& env, const call_info& call, outcome_fn& done) 
 void locate_service(const method_env& env, const call_info& call, outcome_fn& done) {
     auto pattern = bind_locate(call.params);
     if (!pattern) return done(invalid_params(std::move(pattern.error())));
-    auto found = env.svc.locate(registry::glob(*pattern));
-    std::string out;
-    out.reserve(2 + found.size() * 40);
-    out += '[';
-    for (const auto& e : found) {
-        if (out.size() > 1) out += ',';
-        out += "{\"host\":";
-        append_json_string(out, e.host);
-        out += ",\"port\":";
-        out += std::to_string(e.port);
+    const auto found = env.svc.locate(registry::glob(*pattern));
+    done(outcome::success(json_array(found, 40, [](std::string& out, const auto& e) {
+        out += '{';
+        append_endpoint(out, e.host, e.port);
         out += '}';
-    }
-    out += ']';
-    done(outcome::success(std::move(out)));
+    })));
 }
 
 void list_services(const method_env& env, const call_info& call, outcome_fn& done) {
     auto pattern = bind_list(call.params);
     if (!pattern) return done(invalid_params(std::move(pattern.error())));
-    auto found = env.svc.list(registry::glob(*pattern));
-    std::string out;
-    out.reserve(2 + found.size() * 140);
-    out += '[';
-    for (const auto& item : found) {
-        if (out.size() > 1) out += ',';
+    const auto found = env.svc.list(registry::glob(*pattern));
+    done(outcome::success(json_array(found, 140, [](std::string& out, const auto& item) {
         out += "{\"name\":";
         append_json_string(out, item.row.name);
-        out += ",\"host\":";
-        append_json_string(out, item.row.host);
-        out += ",\"port\":";
-        out += std::to_string(item.row.port);
+        out += ',';
+        append_endpoint(out, item.row.host, item.row.port);
         out += ",\"first_seen\":\"";
         append_rfc3339(out, item.row.first_seen_ms);
         out += "\",\"last_seen\":\"";
@@ -112,9 +120,7 @@ void list_services(const method_env& env, const call_info& call, outcome_fn& don
         out += "\",\"alive\":";
         out += item.alive ? "true" : "false";
         out += '}';
-    }
-    out += ']';
-    done(outcome::success(std::move(out)));
+    })));
 }
 
 void get_service_specs(const method_env& env, const call_info& call, outcome_fn& done) {

@@ -25,14 +25,20 @@ void finish_on(const executor* resume, F finish) noexcept {
 
 }  // namespace
 
-void service::ping(std::string name, std::string host, std::uint16_t port, ping_done done,
-                   const executor* resume) {
+storage::write_op service::make_write(storage::write_op::kind_t kind, std::string name,
+                                      std::string host, std::uint16_t port) const {
     storage::write_op op;
-    op.kind = storage::write_op::kind_t::ping;
+    op.kind = kind;
     op.name = std::move(name);
     op.host = std::move(host);
     op.port = port;
     op.now_ms = clock_.now_ms();
+    return op;
+}
+
+void service::ping(std::string name, std::string host, std::uint16_t port, ping_done done,
+                   const executor* resume) {
+    auto op = make_write(storage::write_op::kind_t::ping, std::move(name), std::move(host), port);
     // The completion holds the index, not the service, so that a write still queued when the
     // service goes away stays harmless.
     writer_.submit(std::move(op), [idx = &index_, resume, done = std::move(done)](
@@ -54,11 +60,7 @@ void service::ping(std::string name, std::string host, std::uint16_t port, ping_
 
 void service::unregister(std::string host, std::uint16_t port, unregister_done done,
                          const executor* resume) {
-    storage::write_op op;
-    op.kind = storage::write_op::kind_t::unregister;
-    op.host = std::move(host);
-    op.port = port;
-    op.now_ms = clock_.now_ms();
+    auto op = make_write(storage::write_op::kind_t::unregister, {}, std::move(host), port);
     writer_.submit(std::move(op), [idx = &index_, resume, done = std::move(done)](
                                       const storage::write_op& committed,
                                       const storage::write_result& result) mutable noexcept {

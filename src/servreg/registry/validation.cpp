@@ -114,14 +114,8 @@ std::optional<std::string> check_pattern(std::string_view pattern) {
 }
 
 std::string_view param_value::type_name() const noexcept {
-    switch (kind) {
-        case type::string:
-            return "a string";
-        case type::integer:
-            return "a number";
-        case type::other:
-            break;
-    }
+    if (kind == type::string) return "a string";
+    if (kind == type::integer) return "a number";
     return text;
 }
 
