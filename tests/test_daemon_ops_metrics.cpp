@@ -1,6 +1,6 @@
-// GET /metrics (SPEC section 7): the Prometheus text format, a fixed label set whatever the
-// clients send, and counters that move with the calls made. promtool and a real Prometheus
-// check the same exposition in scripts/test-ops.sh.
+// GET /metrics as served (SPEC section 7): counters and gauges that move with the calls made,
+// the build's version, GET and HEAD only. The format itself is tested in test_http_metrics.cpp;
+// promtool and a real Prometheus check the same exposition in scripts/test-ops.sh.
 #include <gtest/gtest.h>
 
 #include <chrono>
