@@ -1,5 +1,6 @@
-// Fuzzes registry::glob against a reference written here from CPython's Lib/fnmatch.py
-// (translate) and re's parser for character sets, matched by dynamic programming, so that a
+// Fuzzes registry::glob against a reference written from CPython's Lib/fnmatch.py (translate)
+// and re's parser for character sets (tests/fnmatch_reference.h, which the glob tests use too),
+// matched here by dynamic programming, so that a
 // wrong answer stops the run as surely as a crash. Also checks literal_prefix() and
 // is_literal(), which the index relies on to narrow its scans.
 //
@@ -8,8 +9,10 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <stdexcept>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "check.h"
@@ -18,6 +21,8 @@
 // The reference is not what is being fuzzed: no coverage feedback from it, which would only
 // slow the run and steer it towards the reference's branches.
 #define SERVREG_REFERENCE __attribute__((no_sanitize("coverage")))
+
+#include "fnmatch_reference.h"  // after the macro, which it reads
 
 namespace {
 
@@ -40,72 +45,18 @@ element make(element::kind_t kind, unsigned char c = 0, std::string body = {}) {
     return e;
 }
 
-// fnmatch.translate's bracket handling, line by line: `pat[i, j)` is what lies between `[` and
-// the `]` that closes it.
+// The element translate makes of the bracket expression `pat[i, j)`.
 SERVREG_REFERENCE element translate_class(std::string_view pat, std::size_t i, std::size_t j) {
-    std::string stuff;
-    const auto escaped = [](std::string_view s, bool hyphens) {
-        std::string out;
-        for (char c : s) {
-            if (c == '\\' || (hyphens && c == '-')) out += '\\';
-            out += c;
-        }
-        return out;
-    };
-    std::string_view inner = pat.substr(i, j - i);
-    if (inner.find('-') == std::string_view::npos) {
-        stuff = escaped(inner, false);
-    } else {
-        std::vector<std::string> chunks;
-        std::size_t k = pat[i] == '!' ? i + 2 : i + 1;
-        for (;;) {
-            // pat.find('-', k, j)
-            std::size_t found = std::string_view::npos;
-            for (std::size_t m = k; m < j; ++m) {
-                if (pat[m] == '-') {
-                    found = m;
-                    break;
-                }
-            }
-            if (found == std::string_view::npos) break;
-            chunks.emplace_back(pat.substr(i, found - i));
-            i = found + 1;
-            k = found + 3;
-        }
-        std::string chunk(pat.substr(i, j - i));
-        if (!chunk.empty()) {
-            chunks.push_back(chunk);
-        } else {
-            chunks.back() += '-';
-        }
-        for (std::size_t m = chunks.size() - 1; m > 0; --m) {
-            if (static_cast<unsigned char>(chunks[m - 1].back()) >
-                static_cast<unsigned char>(chunks[m][0])) {
-                chunks[m - 1] =
-                    chunks[m - 1].substr(0, chunks[m - 1].size() - 1) + chunks[m].substr(1);
-                chunks.erase(chunks.begin() + static_cast<std::ptrdiff_t>(m));
-            }
-        }
-        for (std::size_t m = 0; m < chunks.size(); ++m) {
-            if (m > 0) stuff += '-';
-            stuff += escaped(chunks[m], true);
-        }
+    auto b = servreg::test::fnmatch::translate_bracket(pat, i, j);
+    switch (b.kind) {
+        case servreg::test::fnmatch::bracket::never:
+            return make(element::never);
+        case servreg::test::fnmatch::bracket::any:
+            return make(element::any);
+        case servreg::test::fnmatch::bracket::set:
+            break;
     }
-    // re.sub(r'([&~|])', r'\\\1', stuff)
-    std::string set_ops;
-    for (char c : stuff) {
-        if (c == '&' || c == '~' || c == '|') set_ops += '\\';
-        set_ops += c;
-    }
-    stuff = set_ops;
-    if (stuff.empty()) return make(element::never);
-    if (stuff == "!") return make(element::any);
-    if (stuff[0] == '!') {
-        stuff = "^" + stuff.substr(1);
-    } else if (stuff[0] == '^' || stuff[0] == '[') {
-        stuff = "\\" + stuff;
-    }
-    return make(element::set, 0, stuff);
+    return make(element::set, 0, std::move(b.body));
 }
 
 SERVREG_REFERENCE std::vector<element> translate(std::string_view pat) {
@@ -136,36 +87,12 @@ SERVREG_REFERENCE std::vector<element> translate(std::string_view pat) {
     return res;
 }
 
-// One character of a set's body at `p`, escaped (`\x` is x) or not; advances `p`.
-SERVREG_REFERENCE unsigned char set_char(const std::string& body, std::size_t& p) {
-    if (body[p] == '\\') {
-        if (p + 1 >= body.size()) fail("reference: a trailing backslash in a set: " + body);
-        p += 2;
-        return static_cast<unsigned char>(body[p - 1]);
-    }
-    return static_cast<unsigned char>(body[p++]);
-}
-
-// The bytes the set `[body]` of Python's re accepts, following sre_parse: `^` first negates,
-// a `]` first is a member, `\x` is x, `a-b` is a range (translate never emits an empty one).
+// The bytes the set `[body]` of Python's re accepts.
 SERVREG_REFERENCE void evaluate_set(element& e) {
-    const std::string& body = e.body;
-    std::size_t p = 0;
-    const bool negate = !body.empty() && body[0] == '^';
-    if (negate) ++p;
-    e.members.fill(false);
-    while (p < body.size()) {
-        const unsigned char lo = set_char(body, p);
-        unsigned char hi = lo;
-        if (p + 1 < body.size() && body[p] == '-') {
-            ++p;
-            hi = set_char(body, p);
-            if (hi < lo) fail("reference: translate emitted an empty range: " + body);
-        }
-        for (unsigned c = lo; c <= hi; ++c) e.members[c] = true;
-    }
-    if (negate) {
-        for (auto& m : e.members) m = !m;
+    try {
+        e.members = servreg::test::fnmatch::set_members(e.body);
+    } catch (const std::logic_error& x) {
+        fail(x.what());
     }
 }
 

@@ -10,7 +10,7 @@
 
 #include "servreg/registry/executor.h"
 
-namespace servreg_test {
+namespace servreg::test {
 
 class recording_executor final : public servreg::registry::executor {
 public:
@@ -44,4 +44,4 @@ private:
     mutable std::deque<task> tasks_;
 };
 
-}  // namespace servreg_test
+}  // namespace servreg::test

@@ -134,12 +134,9 @@ TEST(DaemonAccessLog, SighupAfterRenameWritesToANewFileAtTheOriginalPath) {
     std::filesystem::rename(path, rotated);
     daemon.process().signal(SIGHUP);
     // The reopen happens on the log's thread: wait until the new file exists.
-    auto deadline = std::chrono::steady_clock::now() + 3s;
-    while (!std::filesystem::exists(path) && std::chrono::steady_clock::now() < deadline) {
-        std::this_thread::sleep_for(10ms);
-    }
-    ASSERT_TRUE(std::filesystem::exists(path)) << "no new access log after SIGHUP\n"
-                                               << daemon.process().log();
+    ASSERT_TRUE(eventually([&] { return std::filesystem::exists(path); }, 3s))
+        << "no new access log after SIGHUP\n"
+        << daemon.process().log();
 
     x = call(daemon.port(), "locate_service", {"log.rotate"});
     ASSERT_TRUE(x.result().is_array()) << x.describe();

@@ -40,13 +40,6 @@ bool listening(std::uint16_t port) {
     }
 }
 
-std::string describe(const std::vector<std::string>& args, const run_result& r) {
-    std::string out = "\n  servreg";
-    for (const auto& a : args) out += " " + a;
-    return out + "\n  exit status " + std::to_string(r.status) + "\n  stdout: " + r.out +
-           "\n  stderr: " + r.err;
-}
-
 TEST(DaemonCommandLine, BadValuesExitTwoNamingTheOptionBeforeListening) {
     temp_dir dir;
     const std::uint16_t port = free_port();

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <memory>
+#include <optional>
 #include <regex>
 #include <string>
 #include <vector>
@@ -16,13 +17,6 @@ namespace {
 using nlohmann::json;
 
 constexpr const char* token = "cl1ent-t0ken";
-
-std::string describe(const std::vector<std::string>& args, const run_result& r) {
-    std::string cmd = "servreg";
-    for (const auto& a : args) cmd += " '" + a + "'";
-    return "\n  command: " + cmd + "\n  status: " + std::to_string(r.status) +
-           "\n  stdout: " + r.out + "\n  stderr: " + r.err;
-}
 
 class DaemonClient : public ::testing::Test {
 protected:
@@ -228,20 +222,15 @@ TEST(Client, UnreachableRegistryExitsThree) {
 
 TEST(Client, SilentServerTimesOutAndExitsThree) {
     // A listener that accepts (through the backlog) but never answers.
-    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
-    ASSERT_EQ(::listen(fd, 8), 0);
-    socklen_t len = sizeof addr;
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-    const std::string url = "http://127.0.0.1:" + std::to_string(ntohs(addr.sin_port)) + "/api";
+    std::optional<idle_socket> silent(std::in_place, true);
+    ASSERT_TRUE(silent->bound());
+    ASSERT_TRUE(silent->listening());
+    const std::string url = "http://127.0.0.1:" + std::to_string(silent->port()) + "/api";
     std::vector<std::string> args{"list", "--registry", url};
     auto start = std::chrono::steady_clock::now();
     auto r = run_servreg(args);
     auto took = std::chrono::steady_clock::now() - start;
-    ::close(fd);
+    silent.reset();
     EXPECT_EQ(r.status, 3) << describe(args, r);
     EXPECT_NE(r.err.find("timed out"), std::string::npos) << describe(args, r);
     EXPECT_LT(took, std::chrono::seconds(15)) << describe(args, r);

@@ -7,7 +7,6 @@
 #include <string>
 #include <thread>
 
-#include "servreg/http/status_page.h"
 #include "utils.h"
 
 namespace servreg::test {
@@ -17,34 +16,6 @@ using namespace std::chrono_literals;
 using nlohmann::json;
 
 constexpr const char* xss = "<script>alert(1)</script>";
-
-std::size_t count_of(const std::string& text, const std::string& what) {
-    std::size_t n = 0;
-    for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
-    return n;
-}
-
-TEST(StatusPageText, AgesReadAsPeopleSayThem) {
-    EXPECT_EQ(http::format_age(-5000), "0 s ago") << "a clock step back is not the future";
-    EXPECT_EQ(http::format_age(0), "0 s ago");
-    EXPECT_EQ(http::format_age(12'900), "12 s ago");
-    EXPECT_EQ(http::format_age(60'000), "1 min ago");
-    EXPECT_EQ(http::format_age(3 * 3600'000 + 5), "3 h ago");
-    EXPECT_EQ(http::format_age(2 * 86400'000LL), "2 d ago");
-}
-
-TEST(StatusPageText, EscapesEveryMarkupCharacter) {
-    EXPECT_EQ(http::html_escape(R"(<a href="x" title='y'>&</a>)"),
-              "&lt;a href=&quot;x&quot; title=&#39;y&#39;&gt;&amp;&lt;/a&gt;");
-}
-
-TEST(StatusPageText, QueryParametersArePercentDecoded) {
-    EXPECT_EQ(http::query_parameter("q=billing.%2A&x=1", "q"), "billing.*");
-    EXPECT_EQ(http::query_parameter("x=1&q=a+b%20c", "q"), "a b c");
-    EXPECT_EQ(http::query_parameter("q", "q"), "");
-    EXPECT_EQ(http::query_parameter("qq=1", "q"), std::nullopt);
-    EXPECT_EQ(http::query_parameter("q=%zz%4", "q"), "%zz%4") << "broken escapes stay as they are";
-}
 
 class DaemonStatusPage : public ::testing::Test {
 protected:

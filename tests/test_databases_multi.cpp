@@ -11,12 +11,14 @@
 #include <latch>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "databases.h"
+#include "schema_v1.h"
 #include "utils.h"
 
 namespace servreg::test {
@@ -32,17 +34,6 @@ json endpoint(const std::string& host, int port) {
 
 std::chrono::milliseconds since(steady::time_point start) {
     return std::chrono::duration_cast<std::chrono::milliseconds>(steady::now() - start);
-}
-
-// Calls `probe` every 10 ms until it returns true; how long that took, or nothing after `limit`.
-template <class F>
-std::optional<std::chrono::milliseconds> wait_until(F probe, std::chrono::milliseconds limit) {
-    const auto start = steady::now();
-    for (;;) {
-        if (probe()) return since(start);
-        if (since(start) > limit) return std::nullopt;
-        std::this_thread::sleep_for(10ms);
-    }
 }
 
 json locate(std::uint16_t port, const std::string& pattern) {
@@ -309,18 +300,7 @@ TEST_P(DatabaseProcesses, UpgradesASchemaVersion1DatabaseInPlace) {
     {
         // What servreg 0.1 (schema version 1) created.
         auto sql = connect(db.url());
-        const bool mysql = kind() == config::database_kind::mysql;
-        const std::string text =
-            mysql ? "VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin" : "VARCHAR(255)";
-        sql << "CREATE TABLE servreg_schema (version INTEGER NOT NULL PRIMARY KEY)";
-        sql << "INSERT INTO servreg_schema (version) VALUES (1)";
-        sql << "CREATE TABLE servreg_services (name " + text + " NOT NULL, host " + text +
-                   " NOT NULL, port INTEGER NOT NULL, first_seen BIGINT NOT NULL, last_seen "
-                   "BIGINT NOT NULL, PRIMARY KEY (host, port)" +
-                   (mysql ? ", INDEX servreg_services_name (name)) ENGINE=InnoDB DEFAULT "
-                            "CHARSET=utf8mb4 COLLATE=utf8mb4_bin"
-                          : ")");
-        if (!mysql) sql << "CREATE INDEX servreg_services_name ON servreg_services (name)";
+        create_schema_v1(sql, kind() == config::database_kind::mysql);
         long long seen = now;
         sql << "INSERT INTO servreg_services VALUES ('old.svc', '10.1.1.1', 80, :f, :l)",
             soci::use(seen), soci::use(seen);
@@ -400,19 +380,13 @@ TEST_P(DatabaseStartup, EverySchemeOfSection5ConnectsAndPassesParametersOn) {
 
 TEST_P(DatabaseStartup, UnreachableServerExitsOneNamingHostAndDatabase) {
     // A port nobody listens on: bound, never listening.
-    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
-    socklen_t length = sizeof addr;
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &length);
-    const int port = ntohs(addr.sin_port);
+    const idle_socket unused(false);
+    ASSERT_TRUE(unused.bound());
+    const int port = unused.port();
     const auto start = steady::now();
     expect_refused(with_port(server_url(), port),
                    {"127.0.0.1:" + std::to_string(port), "'servreg'", "connection refused"});
     EXPECT_LT(since(start), 5s);
-    ::close(fd);
 }
 
 TEST_P(DatabaseStartup, MissingDatabaseOrWrongPasswordExitsOneSayingWhy) {

@@ -13,10 +13,13 @@
 #include <tuple>
 
 #include "databases.h"
+#include "schema_v1.h"
 #include "servreg/storage/poller.h"
 #include "servreg/storage/soci_store.h"
 #include "servreg/storage/store.h"
 #include "servreg/storage/writer.h"
+#include "show.h"
+#include "write_ops.h"
 
 namespace servreg::test {
 namespace {
@@ -33,40 +36,10 @@ std::int64_t wall_ms() {
         .count();
 }
 
-write_op ping(std::string name, std::string host, std::uint16_t port, std::int64_t now) {
-    return {.kind = write_op::kind_t::ping,
-            .name = std::move(name),
-            .host = std::move(host),
-            .port = port,
-            .now_ms = now};
-}
-
-write_op unregister(std::string host, std::uint16_t port, std::int64_t now) {
-    return {.kind = write_op::kind_t::unregister,
-            .name = {},
-            .host = std::move(host),
-            .port = port,
-            .now_ms = now};
-}
-
 std::vector<bool> apply(storage::store& db, std::vector<write_op> ops) {
     std::vector<bool> existed;
     db.apply(ops, existed);
     return existed;
-}
-
-std::string show(const changes& c) {
-    std::string out = "rows:";
-    for (const auto& r : c.rows) {
-        out += " {" + r.name + " " + r.host + ":" + std::to_string(r.port) + " " +
-               std::to_string(r.first_seen_ms) + " " + std::to_string(r.last_seen_ms) + "}";
-    }
-    out += " tombstones:";
-    for (const auto& t : c.tombstones) {
-        out += " {" + t.host + ":" + std::to_string(t.port) + " " +
-               std::to_string(t.deleted_at_ms) + "}";
-    }
-    return out;
 }
 
 std::vector<std::tuple<std::string, int, long long>> sorted_tombstones(const changes& c) {
@@ -148,17 +121,7 @@ TEST_P(DatabaseStore, UpgradesVersion1InPlaceKeepingTheRows) {
     const bool mysql = kind() == config::database_kind::mysql;
     {
         auto sql = connect(url);
-        const std::string text =
-            mysql ? "VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin" : "VARCHAR(255)";
-        sql << "CREATE TABLE servreg_schema (version INTEGER NOT NULL PRIMARY KEY)";
-        sql << "INSERT INTO servreg_schema (version) VALUES (1)";
-        sql << "CREATE TABLE servreg_services (name " + text + " NOT NULL, host " + text +
-                   " NOT NULL, port INTEGER NOT NULL, first_seen BIGINT NOT NULL, last_seen "
-                   "BIGINT NOT NULL, PRIMARY KEY (host, port)" +
-                   (mysql ? ", INDEX servreg_services_name (name)) ENGINE=InnoDB DEFAULT "
-                            "CHARSET=utf8mb4 COLLATE=utf8mb4_bin"
-                          : ")");
-        if (!mysql) sql << "CREATE INDEX servreg_services_name ON servreg_services (name)";
+        create_schema_v1(sql, mysql);
         sql << "INSERT INTO servreg_services VALUES ('kept', 'h', 80, 10, 20)";
     }
     {

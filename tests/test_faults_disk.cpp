@@ -30,7 +30,6 @@ namespace {
 
 using namespace std::chrono_literals;
 using nlohmann::json;
-using steady = std::chrono::steady_clock;
 
 std::string endpoint(const std::string& host, int port) {
     return host + ":" + std::to_string(port);
@@ -55,6 +54,16 @@ struct ledger {
             ADD_FAILURE() << "a ping must be answered true or -32000" << x.describe();
         }
         return code;
+    }
+
+    // Pings `name` on `host` at ports first_port, first_port + 1, ... every `every` until one
+    // is written; whether that happened within 5 s (longer under sanitizers).
+    bool writes_resume(std::uint16_t port, const std::string& name, const std::string& host,
+                       int first_port, std::chrono::milliseconds every) {
+        int attempt = 0;
+        return wait_until([&] { return ping(port, name, host, first_port + attempt++) == 0; },
+                          5s * sanitizer_slack, every)
+            .has_value();
     }
 
     // Restarts nothing; checks what a daemon on the same database lists.
@@ -109,12 +118,7 @@ void full_disk_scenario(disk& d) {
         EXPECT_EQ(x.result().size(), 30u) << "locate on a full disk" << x.describe();
 
         d.free(daemon.pid());
-        const auto deadline = steady::now() + 5s * sanitizer_slack;
-        bool resumed = false;
-        for (int i = 0; !resumed && steady::now() < deadline; ++i) {
-            resumed = book.ping(port, "disk.after", "10.3.0.1", 1 + i) == 0;
-            if (!resumed) std::this_thread::sleep_for(100ms);
-        }
+        const bool resumed = book.writes_resume(port, "disk.after", "10.3.0.1", 1, 100ms);
         ASSERT_TRUE(resumed) << "writes must resume by themselves once there is room\n"
                              << daemon.log();
 
@@ -245,12 +249,7 @@ TEST(FaultsDisk, ReadOnlyDatabaseFileAnswers32000ServesReadsAndRecoversWhenWrita
     }
 
     ASSERT_TRUE(ro.set(false)) << ro.why();
-    const auto deadline = steady::now() + 5s * sanitizer_slack;
-    bool resumed = false;
-    for (int i = 0; !resumed && steady::now() < deadline; ++i) {
-        resumed = book.ping(port, "ro.after", "10.4.0.3", 300 + i) == 0;
-        if (!resumed) std::this_thread::sleep_for(200ms);
-    }
+    const bool resumed = book.writes_resume(port, "ro.after", "10.4.0.3", 300, 200ms);
     EXPECT_TRUE(resumed) << "writes must resume without a restart once the file is writable\n"
                          << daemon.log();
     daemon.signal(SIGTERM);

@@ -10,50 +10,27 @@
 #include <vector>
 
 #include "recording_executor.h"
+#include "registry_stack.h"
 #include "servreg/jsonrpc/dispatcher.h"
 #include "servreg/jsonrpc/flat_request.h"
-#include "servreg/registry/clock.h"
-#include "servreg/registry/index.h"
-#include "servreg/registry/service.h"
-#include "servreg/storage/store.h"
-#include "servreg/storage/writer.h"
 
 namespace {
 
 using nlohmann::json;
 using servreg::jsonrpc::reply;
 
-class fixed_clock final : public servreg::registry::clock {
-public:
-    std::int64_t now_ms() const noexcept override { return now; }
-    std::int64_t now = 1'700'000'000'000;
-};
-
 class Dispatcher : public ::testing::Test {
 protected:
     void SetUp() override { start(servreg::jsonrpc::reply_style::compatible); }
 
     void start(servreg::jsonrpc::reply_style style) {
-        dispatcher_.reset();
-        service_.reset();
-        writer_.reset();
-        index_ = std::make_unique<servreg::registry::index>();
-        auto store = servreg::storage::open_store(
-            {servreg::config::database_kind::sqlite, "sqlite3", "db=:memory:", "memory", {}});
-        writer_ = std::make_unique<servreg::storage::writer>(
-            std::move(store), servreg::storage::writer_settings{}, [this] { return clock_.now; });
-        service_ = std::make_unique<servreg::registry::service>(*index_, *writer_, clock_,
-                                                                std::chrono::seconds(60));
-        servreg::jsonrpc::settings s;
-        s.style = style;
-        s.host = "127.0.0.1";
-        s.port = 5000;
-        s.max_parallel_blocking_tasks = 2;
-        dispatcher_ = std::make_unique<servreg::jsonrpc::dispatcher>(*service_, s);
+        registry_.reset();
+        registry_ =
+            std::make_unique<servreg::test::sqlite_registry>(servreg::test::test_settings(style));
     }
 
     reply call(std::string_view body, bool write_allowed = true) {
-        return call_with(*dispatcher_, body, write_allowed);
+        return call_with(registry_->dispatcher, body, write_allowed);
     }
 
     reply call_with(servreg::jsonrpc::dispatcher& d, std::string_view body,
@@ -81,11 +58,7 @@ protected:
         return 0;
     }
 
-    fixed_clock clock_;
-    std::unique_ptr<servreg::registry::index> index_;
-    std::unique_ptr<servreg::storage::writer> writer_;
-    std::unique_ptr<servreg::registry::service> service_;
-    std::unique_ptr<servreg::jsonrpc::dispatcher> dispatcher_;
+    std::unique_ptr<servreg::test::sqlite_registry> registry_;
 };
 
 constexpr std::string_view ping_body =
@@ -162,7 +135,7 @@ TEST_F(Dispatcher, NumberBeyondADoubleIsAParseError) {
     std::string body = R"({"jsonrpc":"2.0","method":"ping","params":["a","h",1e400],"id":1})";
     auto r = call_json(body);
     EXPECT_EQ(r["error"]["code"], -32700) << "request: " << body << " reply: " << r;
-    EXPECT_EQ(index_->size(), 0u);
+    EXPECT_EQ(registry_->index.size(), 0u);
 }
 
 TEST_F(Dispatcher, InvalidRequestsAreMinus32600) {
@@ -241,7 +214,7 @@ TEST_F(Dispatcher, WritesNeedTheTokenWhenOneIsSet) {
     EXPECT_EQ(read["result"], json::array()) << "reads stay open; nothing was written: " << read;
     auto dropped = call(R"({"jsonrpc":"2.0","method":"ping","params":["a","h",1]})", false);
     EXPECT_FALSE(dropped.has_body);
-    EXPECT_EQ(index_->size(), 0u) << "a denied notification writes nothing";
+    EXPECT_EQ(registry_->index.size(), 0u) << "a denied notification writes nothing";
 }
 
 TEST_F(Dispatcher, UnregisterTellsWhetherTheInstanceWasKnown) {
@@ -256,7 +229,7 @@ TEST_F(Dispatcher, UnregisterTellsWhetherTheInstanceWasKnown) {
 
 TEST_F(Dispatcher, ListServicesShowsTimesAndLiveness) {
     call(ping_body);
-    clock_.now += 61'000;
+    registry_->clock.advance(61'000);
     auto r = call_json(R"({"jsonrpc":"2.0","method":"list_services","id":1})");
     ASSERT_EQ(r["result"].size(), 1u) << r;
     auto item = r["result"][0];
@@ -306,7 +279,7 @@ TEST_F(Dispatcher, BatchOfOnlyNotificationsHasNoBody) {
     auto r = call(
         R"([{"jsonrpc":"2.0","method":"ping","params":["a","h",1]},{"jsonrpc":"2.0","method":"nope"}])");
     EXPECT_FALSE(r.has_body) << r.body;
-    EXPECT_EQ(index_->size(), 1u);
+    EXPECT_EQ(registry_->index.size(), 1u);
 }
 
 TEST_F(Dispatcher, OversizedBatchIsOneErrorAndRunsNothing) {
@@ -321,20 +294,20 @@ TEST_F(Dispatcher, OversizedBatchIsOneErrorAndRunsNothing) {
     ASSERT_TRUE(r.is_object()) << r.dump().substr(0, 200);
     EXPECT_EQ(r["error"]["code"], -32600) << r;
     EXPECT_TRUE(r["id"].is_null()) << r;
-    EXPECT_EQ(index_->size(), 0u) << "none of the calls may run";
+    EXPECT_EQ(registry_->index.size(), 0u) << "none of the calls may run";
 }
 
 TEST_F(Dispatcher, StorageFailureIsMinus32000AndNotApplied) {
-    writer_->stop();
+    registry_->writer.stop();
     auto r = call_json(ping_body);
     EXPECT_EQ(r["error"]["code"], -32000) << r;
     EXPECT_EQ(r["error"]["message"], "Storage unavailable") << r;
-    EXPECT_EQ(index_->size(), 0u);
+    EXPECT_EQ(registry_->index.size(), 0u);
 }
 
 TEST_F(Dispatcher, InvalidRequestBodyForWrongContentType) {
-    auto r =
-        json::parse(dispatcher_->invalid_request_body("Content-Type must be application/json"));
+    auto r = json::parse(
+        registry_->dispatcher.invalid_request_body("Content-Type must be application/json"));
     EXPECT_EQ(r["error"]["code"], -32600) << r;
     EXPECT_TRUE(r["id"].is_null()) << r;
 }
@@ -389,12 +362,9 @@ TEST_F(Dispatcher, FlatPathRepliesAsTheDocumentPathDoes) {
         R"({"jsonrpc":"2.0","method":"get_service_specs","params":[],"id":31})",
         R"({"jsonrpc":"2.0","method":"nope","params":[],"id":32})",
     };
-    servreg::jsonrpc::settings document_only;
-    document_only.host = "127.0.0.1";
-    document_only.port = 5000;
-    document_only.max_parallel_blocking_tasks = 2;
+    auto document_only = servreg::test::test_settings();
     document_only.flat_path = false;
-    servreg::jsonrpc::dispatcher documents(*service_, document_only);
+    servreg::jsonrpc::dispatcher documents(registry_->service, document_only);
     for (const bool write_allowed : {true, false}) {
         for (const auto& body : bodies) {
             const reply expected = call_with(documents, body, write_allowed);
@@ -478,13 +448,13 @@ TEST(FlatRequest, LeavesEverythingElseToTheDocumentPath) {
 // With the caller's executor, a write's reply is formatted where the request came from: the
 // storage writer only commits and hands the completion over. A batch goes on there too.
 TEST_F(Dispatcher, WriteRepliesAreFinishedOnTheCallersExecutor) {
-    servreg_test::recording_executor loop;
+    servreg::test::recording_executor loop;
     const std::string body =
         R"([{"jsonrpc":"2.0","method":"ping","params":["svc","h",1],"id":1},)"
         R"({"jsonrpc":"2.0","method":"locate_service","params":["svc"],"id":2}])";
     std::optional<reply> answer;
     std::thread::id answered_on;
-    dispatcher_->handle(body, {true, &loop}, [&](reply r) {
+    registry_->dispatcher.handle(body, {true, &loop}, [&](reply r) {
         answer = std::move(r);
         answered_on = std::this_thread::get_id();
     });

@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "fnmatch_reference.h"
 #include "servreg/registry/glob.h"
 
 namespace {
@@ -303,92 +304,12 @@ TEST(Glob, CopiesAndMovesMatchLikeTheOriginal) {
 
 // --- the reference matcher ---
 
-// What fnmatch.translate emits for the bracket expression pat[i, j) (between `[` and `]`),
-// transcribed from CPython's Lib/fnmatch.py: `(?!)`, `.`, or a class `[body]`.
-struct python_regex {
-    enum { never, any, klass } kind;
-    std::string body;
-};
-
-python_regex python_class(std::string_view pat, std::size_t i, std::size_t j) {
-    const auto escape = [](std::string_view s, bool hyphens) {
-        std::string out;
-        for (char c : s) {
-            if (c == '\\' || (hyphens && c == '-')) out += '\\';
-            out += c;
-        }
-        return out;
-    };
-    std::string stuff;
-    if (std::string(pat.substr(i, j - i)).find('-') == std::string::npos) {
-        stuff = escape(pat.substr(i, j - i), false);
-    } else {
-        std::vector<std::string> chunks;
-        std::size_t k = pat[i] == '!' ? i + 2 : i + 1;
-        while (true) {
-            const std::size_t found = k < j ? pat.substr(0, j).find('-', k) : std::string::npos;
-            if (found == std::string::npos) break;
-            chunks.emplace_back(pat.substr(i, found - i));
-            i = found + 1;
-            k = found + 3;
-        }
-        const std::string chunk(pat.substr(i, j - i));
-        if (!chunk.empty()) {
-            chunks.push_back(chunk);
-        } else {
-            chunks.back() += '-';
-        }
-        for (std::size_t m = chunks.size() - 1; m > 0; --m) {
-            if (static_cast<unsigned char>(chunks[m - 1].back()) >
-                static_cast<unsigned char>(chunks[m].front())) {
-                chunks[m - 1] =
-                    chunks[m - 1].substr(0, chunks[m - 1].size() - 1) + chunks[m].substr(1);
-                chunks.erase(chunks.begin() + static_cast<std::ptrdiff_t>(m));
-            }
-        }
-        for (std::size_t m = 0; m < chunks.size(); ++m) {
-            if (m > 0) stuff += '-';
-            stuff += escape(chunks[m], true);
-        }
-    }
-    std::string escaped;
-    for (char c : stuff) {
-        if (c == '&' || c == '~' || c == '|') escaped += '\\';
-        escaped += c;
-    }
-    stuff = escaped;
-    if (stuff.empty()) return {python_regex::never, {}};
-    if (stuff == "!") return {python_regex::any, {}};
-    if (stuff[0] == '!') return {python_regex::klass, "^" + stuff.substr(1)};
-    if (stuff[0] == '^' || stuff[0] == '[') return {python_regex::klass, "\\" + stuff};
-    return {python_regex::klass, stuff};
-}
-
-// Whether Python's re would let what python_class returned match c.
-bool python_class_matches(const python_regex& regex, unsigned char c) {
-    if (regex.kind == python_regex::never) return false;
-    if (regex.kind == python_regex::any) return true;
-    const std::string& stuff = regex.body;
-    std::size_t p = 0;
-    const bool negate = stuff[0] == '^';
-    if (negate) ++p;
-    // Reads one item, escaped or not.
-    const auto read = [&](std::size_t& q) {
-        q += stuff[q] == '\\' ? 2 : 1;
-        return static_cast<unsigned char>(stuff[q - 1]);
-    };
-    bool member = false;
-    while (p < stuff.size()) {
-        const unsigned char lo = read(p);
-        if (p < stuff.size() && stuff[p] == '-' && p + 1 < stuff.size()) {
-            ++p;
-            const unsigned char hi = read(p);
-            member = member || (lo <= c && c <= hi);
-        } else {
-            member = member || lo == c;
-        }
-    }
-    return member != negate;
+// Whether the class fnmatch.translate makes of the bracket expression p[1, j) matches c.
+bool bracket_matches(std::string_view p, std::size_t j, unsigned char c) {
+    const auto b = servreg::test::fnmatch::translate_bracket(p, 1, j);
+    if (b.kind == servreg::test::fnmatch::bracket::never) return false;
+    if (b.kind == servreg::test::fnmatch::bracket::any) return true;
+    return servreg::test::fnmatch::set_members(b.body)[c];
 }
 
 bool reference_match(std::string_view p, std::string_view s) {
@@ -407,7 +328,7 @@ bool reference_match(std::string_view p, std::string_view s) {
         if (j < p.size() && p[j] == ']') ++j;
         while (j < p.size() && p[j] != ']') ++j;
         if (j < p.size()) {
-            return python_class_matches(python_class(p, 1, j), static_cast<unsigned char>(s[0])) &&
+            return bracket_matches(p, j, static_cast<unsigned char>(s[0])) &&
                    reference_match(p.substr(j + 1), s.substr(1));
         }
     }

@@ -12,7 +12,6 @@
 #include <map>
 #include <random>
 #include <set>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <tuple>
@@ -20,6 +19,7 @@
 
 #include "servreg/registry/glob.h"
 #include "servreg/registry/index.h"
+#include "show.h"
 
 namespace {
 
@@ -28,24 +28,7 @@ using servreg::registry::glob;
 using servreg::registry::index;
 using servreg::storage::instance_row;
 
-std::string show(const std::vector<endpoint>& endpoints) {
-    std::ostringstream out;
-    out << '[';
-    for (const auto& e : endpoints) out << ' ' << e.host << ':' << e.port;
-    out << " ]";
-    return out.str();
-}
-
-std::string show(const std::vector<instance_row>& rows) {
-    std::ostringstream out;
-    out << '[';
-    for (const auto& r : rows) {
-        out << " {" << r.name << ' ' << r.host << ':' << r.port << ' ' << r.first_seen_ms << ' '
-            << r.last_seen_ms << '}';
-    }
-    out << " ]";
-    return out.str();
-}
+using servreg::test::show;
 
 std::vector<std::tuple<std::string, std::string, int>> keys(const std::vector<instance_row>& rows) {
     std::vector<std::tuple<std::string, std::string, int>> out;

@@ -16,13 +16,14 @@
 #include <utility>
 #include <vector>
 
+#include "manual_clock.h"
 #include "recording_executor.h"
-#include "servreg/registry/clock.h"
 #include "servreg/registry/glob.h"
 #include "servreg/registry/index.h"
 #include "servreg/registry/service.h"
 #include "servreg/storage/store.h"
 #include "servreg/storage/writer.h"
+#include "show.h"
 
 namespace {
 
@@ -35,15 +36,7 @@ using servreg::registry::service;
 using servreg::storage::instance_row;
 using servreg::storage::write_op;
 
-class fake_clock final : public servreg::registry::clock {
-public:
-    explicit fake_clock(std::int64_t now) : now_(now) {}
-    std::int64_t now_ms() const noexcept override { return now_.load(); }
-    void set(std::int64_t now) { now_ = now; }
-
-private:
-    std::atomic<std::int64_t> now_;
-};
+using servreg::test::manual_clock;
 
 // What the in-memory database holds; shared with the test, which the writer's store is not.
 struct database {
@@ -114,13 +107,7 @@ private:
 
 constexpr std::int64_t start_ms = 1'700'000'000'000;
 
-std::string show(const std::vector<endpoint>& endpoints) {
-    std::ostringstream out;
-    out << '[';
-    for (const auto& e : endpoints) out << ' ' << e.host << ':' << e.port;
-    out << " ]";
-    return out.str();
-}
+using servreg::test::show;
 
 std::string show(const std::vector<listed_instance>& instances) {
     std::ostringstream out;
@@ -138,7 +125,7 @@ std::string show(const std::vector<listed_instance>& instances) {
 class ServiceTest : public ::testing::Test {
 protected:
     std::shared_ptr<database> db = std::make_shared<database>();
-    fake_clock clock{start_ms};
+    manual_clock clock{start_ms};
     index idx;
     servreg::storage::writer writer{std::make_unique<memory_store>(db),
                                     servreg::storage::writer_settings{},
@@ -333,7 +320,7 @@ TEST_F(ServiceTest, ExposesTtlClockAndHealth) {
 
 TEST(Service, TtlIsConvertedToMilliseconds) {
     auto db = std::make_shared<database>();
-    fake_clock clock{start_ms};
+    manual_clock clock{start_ms};
     index idx;
     servreg::storage::writer writer{
         std::make_unique<memory_store>(db), {}, [&clock] { return clock.now_ms(); }};
@@ -353,7 +340,7 @@ namespace {
 // The writer thread commits and updates the index, then hands the completion to the caller's
 // executor: the reply is made there, not on the one serial thread.
 TEST_F(ServiceTest, WriteCompletionRunsOnTheCallersExecutorAfterTheIndexShowsIt) {
-    servreg_test::recording_executor loop;
+    servreg::test::recording_executor loop;
     std::optional<std::optional<std::string>> answered;
     std::thread::id answered_on;
     svc.ping(

@@ -19,6 +19,7 @@
 #include "servreg/storage/soci_store.h"
 #include "servreg/storage/store.h"
 #include "utils.h"
+#include "write_ops.h"
 
 namespace servreg::storage {
 
@@ -65,18 +66,8 @@ std::unique_ptr<store> open_memory(bool multi_row) {
                       store_options{.multi_row_upserts = multi_row, .checkpoints = {}});
 }
 
-write_op ping(std::string name, std::string host, std::uint16_t port, std::int64_t now) {
-    return {.kind = write_op::kind_t::ping,
-            .name = std::move(name),
-            .host = std::move(host),
-            .port = port,
-            .now_ms = now};
-}
-
-write_op unregister(std::string host, std::uint16_t port) {
-    return {
-        .kind = write_op::kind_t::unregister, .name = {}, .host = std::move(host), .port = port};
-}
+using servreg::test::ping;
+using servreg::test::unregister;
 
 std::vector<bool> apply_ops(store& db, const std::vector<write_op>& ops) {
     std::vector<bool> existed;

@@ -29,15 +29,7 @@ using servreg::storage::write_result;
 using servreg::storage::writer;
 using servreg::storage::writer_settings;
 
-// Waits up to five seconds for `pred`.
-bool eventually(const std::function<bool()>& pred) {
-    const auto deadline = std::chrono::steady_clock::now() + 5s;
-    while (!pred()) {
-        if (std::chrono::steady_clock::now() > deadline) return false;
-        std::this_thread::sleep_for(1ms);
-    }
-    return true;
-}
+using servreg::test::eventually;
 
 // A one-shot gate a thread can wait on.
 class gate {

@@ -26,6 +26,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <utility>
 #include <vector>
 
 namespace servreg::test {
@@ -60,6 +61,37 @@ inline std::string read_file(const std::string& path) {
     std::ostringstream out;
     out << in.rdbuf();
     return out.str();
+}
+
+// How many times `what` occurs in `text` (overlapping occurrences included).
+inline std::size_t count_of(const std::string& text, const std::string& what) {
+    std::size_t n = 0;
+    for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+    return n;
+}
+
+// Calls `probe` every `every` until it returns true: how long that took, or nothing once
+// `limit` has passed.
+template <class F>
+std::optional<std::chrono::milliseconds> wait_until(
+    F&& probe, std::chrono::milliseconds limit,
+    std::chrono::milliseconds every = std::chrono::milliseconds(10)) {
+    const auto start = std::chrono::steady_clock::now();
+    const auto since = [&] {
+        return std::chrono::duration_cast<std::chrono::milliseconds>(
+            std::chrono::steady_clock::now() - start);
+    };
+    for (;;) {
+        if (probe()) return since();
+        if (since() > limit) return std::nullopt;
+        std::this_thread::sleep_for(every);
+    }
+}
+
+// Whether `pred` comes true within `limit`, checked every millisecond.
+template <class F>
+bool eventually(F&& pred, std::chrono::milliseconds limit = std::chrono::seconds(5)) {
+    return wait_until(std::forward<F>(pred), limit, std::chrono::milliseconds(1)).has_value();
 }
 
 // Starts the servreg binary with `args`, and `env` ("NAME=value") over this process's
@@ -227,6 +259,14 @@ inline run_result run_servreg(const std::vector<std::string>& args,
     return r;
 }
 
+// A finished run of servreg for a failure message: the command line, the status and the output.
+inline std::string describe(const std::vector<std::string>& args, const run_result& r) {
+    std::string cmd = "servreg";
+    for (const auto& a : args) cmd += " '" + a + "'";
+    return "\n  command: " + cmd + "\n  status: " + std::to_string(r.status) +
+           "\n  stdout: " + r.out + "\n  stderr: " + r.err;
+}
+
 struct http_reply {
     std::string status_line;  // "HTTP/1.1 200 OK"
     int status = 0;
@@ -386,6 +426,37 @@ private:
 
     int fd_ = -1;
     std::string buffer_;
+};
+
+// A loopback TCP socket on a port of its own that never answers, closed on destruction:
+// bound only, so that connections are refused, or listening, so that they wait in the backlog.
+class idle_socket {
+public:
+    explicit idle_socket(bool listening) : fd_(::socket(AF_INET, SOCK_STREAM, 0)) {
+        sockaddr_in addr{};
+        addr.sin_family = AF_INET;
+        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        bound_ = ::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+        listening_ = listening && bound_ && ::listen(fd_, 8) == 0;
+        socklen_t length = sizeof addr;
+        ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &length);
+        port_ = ntohs(addr.sin_port);
+    }
+    ~idle_socket() {
+        if (fd_ >= 0) ::close(fd_);
+    }
+    idle_socket(const idle_socket&) = delete;
+    idle_socket& operator=(const idle_socket&) = delete;
+
+    bool bound() const { return bound_; }
+    bool listening() const { return listening_; }
+    std::uint16_t port() const { return port_; }
+
+private:
+    int fd_;
+    bool bound_ = false;
+    bool listening_ = false;
+    std::uint16_t port_ = 0;
 };
 
 // One POST /api on a new connection. `content_type` empty: no Content-Type header.

@@ -4,13 +4,13 @@
 #include <gtest/gtest.h>
 
 #include <limits>
-#include <sstream>
 #include <string>
 #include <tuple>
 #include <vector>
 
 #include "servreg/registry/glob.h"
 #include "servreg/registry/index.h"
+#include "show.h"
 
 namespace {
 
@@ -22,16 +22,7 @@ using servreg::storage::tombstone_row;
 
 constexpr std::int64_t everything = std::numeric_limits<std::int64_t>::min();
 
-std::string show(const std::vector<instance_row>& rows) {
-    std::ostringstream out;
-    out << '[';
-    for (const auto& r : rows) {
-        out << " {" << r.name << ' ' << r.host << ':' << r.port << ' ' << r.first_seen_ms << ' '
-            << r.last_seen_ms << '}';
-    }
-    out << " ]";
-    return out.str();
-}
+using servreg::test::show;
 
 // Every instance as "name host:port first last", in index order.
 std::string contents(const index& idx) {
