@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <cstddef>
+#include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -36,9 +38,31 @@ std::string describe(const std::shared_ptr<const match_cache::matched_names>& fo
     return out;
 }
 
+// What the cache holds for `pattern` at `generation` must be nothing (or something): `why`
+// says which step expected that, and a failure prints what was found.
+void expect_forgotten(match_cache& cache, const char* pattern, std::uint64_t generation,
+                      const char* why) {
+    const auto found = cache.remembered(glob(pattern), generation);
+    EXPECT_EQ(found, nullptr) << pattern << " at generation " << generation << ", " << why << ": "
+                              << describe(found);
+}
+
+void expect_remembered(match_cache& cache, const char* pattern, std::uint64_t generation,
+                       const char* why) {
+    EXPECT_NE(cache.remembered(glob(pattern), generation), nullptr)
+        << pattern << " at generation " << generation << ", " << why << ": nothing remembered";
+}
+
+// The cache emptied itself and then remembered `kept`: `dropped` is gone.
+void expect_started_over(match_cache& cache, const char* dropped, const char* kept,
+                         std::uint64_t generation, const char* why) {
+    expect_forgotten(cache, dropped, generation, why);
+    expect_remembered(cache, kept, generation, why);
+}
+
 TEST(MatchCache, ForgetsNothingItWasNotTold) {
     match_cache cache;
-    EXPECT_EQ(cache.remembered(glob("*.42.*"), 0), nullptr);
+    expect_forgotten(cache, "*.42.*", 0, "never remembered");
 }
 
 TEST(MatchCache, ReturnsWhatWasRememberedForTheSamePatternAndGeneration) {
@@ -48,21 +72,18 @@ TEST(MatchCache, ReturnsWhatWasRememberedForTheSamePatternAndGeneration) {
     const auto found = cache.remembered(glob("n*"), 7);
     ASSERT_NE(found, nullptr) << "pattern n* at generation 7";
     EXPECT_EQ(*found, f.all()) << describe(found);
-    EXPECT_EQ(cache.remembered(glob("*n"), 7), nullptr) << "another pattern";
+    expect_forgotten(cache, "*n", 7, "another pattern");
 }
 
 TEST(MatchCache, ANewNamesGenerationHidesAndThenDropsOldEntries) {
     const names_fixture f(2);
     match_cache cache;
     cache.remember(glob("a*"), 1, f.all());
-    EXPECT_EQ(cache.remembered(glob("a*"), 2), nullptr)
-        << "an entry of generation 1 read at generation 2: "
-        << describe(cache.remembered(glob("a*"), 2));
+    expect_forgotten(cache, "a*", 2, "remembered at generation 1");
     // Remembering at generation 2 empties the cache: generation 1's entry is gone for good.
     cache.remember(glob("b*"), 2, f.all());
-    EXPECT_EQ(cache.remembered(glob("a*"), 1), nullptr)
-        << describe(cache.remembered(glob("a*"), 1));
-    EXPECT_NE(cache.remembered(glob("b*"), 2), nullptr);
+    expect_forgotten(cache, "a*", 1, "after an entry of generation 2");
+    expect_remembered(cache, "b*", 2, "the newer entry");
 }
 
 TEST(MatchCache, TheLaterScanOfOnePatternReplacesTheEarlier) {
@@ -83,34 +104,26 @@ TEST(MatchCache, EmptiesItselfWhenItHoldsTooManyPatterns) {
     for (std::size_t i = 0; i < match_cache::max_entries; ++i) {
         cache.remember(glob("p" + std::to_string(i) + "*"), 5, f.all());
     }
-    ASSERT_NE(cache.remembered(glob("p0*"), 5), nullptr) << "the cache holds max_entries patterns";
+    expect_remembered(cache, "p0*", 5, "max_entries patterns fit");
     cache.remember(glob("one-more*"), 5, f.all());
-    EXPECT_EQ(cache.remembered(glob("p0*"), 5), nullptr)
-        << "past max_entries the cache starts over: " << describe(cache.remembered(glob("p0*"), 5));
-    EXPECT_NE(cache.remembered(glob("one-more*"), 5), nullptr);
+    expect_started_over(cache, "p0*", "one-more*", 5, "past max_entries");
 }
 
-TEST(MatchCache, EmptiesItselfWhenItHoldsTooManyNames) {
+// Bounded by the names held in all: a list longer than the bound is never kept, and lists that
+// together pass it empty the cache.
+TEST(MatchCache, KeepsNoMoreNamesThanTheBound) {
     const names_fixture f(1);
+    const auto* name = &*f.names.begin();
     match_cache cache;
+    cache.remember(glob("z*"), 9, match_cache::matched_names(match_cache::max_names + 1, name));
+    expect_forgotten(cache, "z*", 9, "a list longer than max_names");
     // Two lists of half the bound fill it exactly; a third name overflows it.
-    const match_cache::matched_names half(match_cache::max_names / 2, &*f.names.begin());
+    const match_cache::matched_names half(match_cache::max_names / 2, name);
     cache.remember(glob("a*"), 9, half);
     cache.remember(glob("b*"), 9, half);
-    ASSERT_NE(cache.remembered(glob("a*"), 9), nullptr) << "max_names names in all fit";
+    expect_remembered(cache, "a*", 9, "max_names names in all fit");
     cache.remember(glob("c*"), 9, f.all());
-    EXPECT_EQ(cache.remembered(glob("a*"), 9), nullptr)
-        << describe(cache.remembered(glob("a*"), 9));
-    EXPECT_NE(cache.remembered(glob("c*"), 9), nullptr);
-}
-
-TEST(MatchCache, NeverHoldsAListLongerThanTheBound) {
-    const names_fixture f(1);
-    match_cache cache;
-    const match_cache::matched_names too_long(match_cache::max_names + 1, &*f.names.begin());
-    cache.remember(glob("z*"), 1, too_long);
-    EXPECT_EQ(cache.remembered(glob("z*"), 1), nullptr)
-        << describe(cache.remembered(glob("z*"), 1));
+    expect_started_over(cache, "a*", "c*", 9, "past max_names");
 }
 
 }  // namespace
