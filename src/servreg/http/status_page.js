@@ -1,0 +1,161 @@
+"use strict";
+(() => {
+  const body = document.body;
+  const limit = Number(body.dataset.limit);
+  const refreshMs = Number(body.dataset.refresh);
+  const skew = Number(body.dataset.now) - Date.now();  // the server's clock minus ours
+  const $ = (id) => document.getElementById(id);
+  const input = $("q"), services = $("services"), status = $("status");
+  let updated = null, failure = null, sequence = 0, timer = null;
+
+  const ago = (ms) => {
+    const s = Math.max(0, Math.floor(ms / 1000));
+    if (s < 60) return s + " s ago";
+    if (s < 3600) return Math.floor(s / 60) + " min ago";
+    if (s < 86400) return Math.floor(s / 3600) + " h ago";
+    return Math.floor(s / 86400) + " d ago";
+  };
+  const utc = (ms) => new Date(ms).toISOString().slice(0, 19).replace("T", " ") + " UTC";
+  const el = (tag, cls, text) => {
+    const e = document.createElement(tag);
+    if (cls) e.className = cls;
+    if (text !== undefined) e.textContent = text;
+    return e;
+  };
+  const pattern = () => input.value.trim() || "*";
+
+  function row(item) {
+    const tr = el("tr", item.alive ? "alive" : "dead");
+    const first = Date.parse(item.first_seen), last = Date.parse(item.last_seen);
+    const ep = el("td", "ep", item.host + ":" + item.port);
+    const f = el("td", "first", utc(first));
+    f.dataset.label = "first seen";
+    const l = el("td", "last", ago(Date.now() + skew - last));
+    l.dataset.label = "last seen";
+    l.dataset.last = String(last);
+    l.title = utc(last);
+    const st = el("td", "state");
+    st.append(el("span", "badge " + (item.alive ? "alive" : "dead"), item.alive ? "alive" : "dead"));
+    tr.append(ep, f, l, st);
+    return tr;
+  }
+
+  function render(items) {
+    const groups = new Map();
+    let alive = 0;
+    for (const item of items) {
+      if (!groups.has(item.name)) groups.set(item.name, []);
+      groups.get(item.name).push(item);
+      if (item.alive) alive++;
+    }
+    const out = document.createDocumentFragment();
+    let shown = 0;
+    for (const [name, list] of groups) {
+      if (shown >= limit) break;
+      const up = list.filter((i) => i.alive).length;
+      const section = el("section", "service");
+      section.dataset.name = name;
+      const h = el("h2");
+      h.append(el("span", "name", name),
+               el("span", "count", up + " alive \u00b7 " + (list.length - up) + " dead"));
+      const table = el("table");
+      const head = el("thead"), hr = el("tr");
+      for (const t of ["instance", "first seen", "last seen", "state"]) hr.append(el("th", null, t));
+      head.append(hr);
+      const tbody = el("tbody");
+      for (const item of list) {
+        if (shown++ >= limit) break;
+        tbody.append(row(item));
+      }
+      table.append(head, tbody);
+      section.append(h, table);
+      out.append(section);
+    }
+    services.replaceChildren(out);
+    $("n-services").textContent = groups.size;
+    $("n-alive").textContent = alive;
+    $("n-dead").textContent = items.length - alive;
+    $("empty").hidden = items.length > 0;
+    const more = $("more");
+    more.hidden = items.length <= limit;
+    more.textContent = "Showing " + limit + " of " + items.length +
+                       " instances: narrow the filter to see the others.";
+    document.title = "servreg \u00b7 " + alive + " alive";
+  }
+
+  function showStatus() {
+    status.classList.toggle("error", failure !== null);
+    if (failure !== null) {
+      status.textContent = failure;
+    } else if (updated !== null) {
+      status.textContent = "Live \u00b7 updated " + ago(Date.now() - updated) +
+                           " \u00b7 refreshes every " + refreshMs / 1000 + " s";
+    }
+  }
+
+  function tick() {
+    const now = Date.now() + skew;
+    for (const td of services.querySelectorAll("td[data-last]")) {
+      td.textContent = ago(now - Number(td.dataset.last));
+    }
+    showStatus();
+  }
+
+  async function refresh() {
+    const mine = ++sequence;
+    const call = {jsonrpc: "2.0", method: "list_services", params: [pattern()], id: mine};
+    try {
+      const reply = await fetch("api", {
+        method: "POST", cache: "no-store",
+        headers: {"Content-Type": "application/json"}, body: JSON.stringify(call)
+      }).then((r) => r.json());
+      if (mine !== sequence) return;  // a newer refresh is under way
+      if (reply.error) {
+        const why = reply.error.data || reply.error.message;
+        failure = "Filter " + JSON.stringify(pattern()) + ": " + why;
+        services.replaceChildren();
+        $("empty").hidden = true;
+        $("more").hidden = true;
+      } else {
+        failure = null;
+        updated = Date.now();
+        render(reply.result);
+      }
+    } catch (e) {
+      if (mine !== sequence) return;
+      failure = "Cannot reach the registry; retrying every " + refreshMs / 1000 + " s.";
+    }
+    showStatus();
+    try {
+      const health = await fetch("health", {cache: "no-store"}).then((r) => r.json());
+      const db = $("db");
+      const ok = health.status === "ok";
+      db.classList.toggle("bad", !ok);
+      db.textContent = ok ? "database ok" : "database unavailable: " + (health.reason || "");
+    } catch (e) {
+      // the registry itself is unreachable: already said
+    }
+  }
+
+  function schedule() {
+    clearInterval(timer);
+    timer = setInterval(() => { if (!document.hidden) refresh(); }, refreshMs);
+  }
+
+  let typing = null;
+  input.addEventListener("input", () => {
+    clearTimeout(typing);
+    typing = setTimeout(() => { refresh(); schedule(); }, 250);
+  });
+  $("filter").addEventListener("submit", (e) => {
+    e.preventDefault();
+    const q = input.value.trim();
+    history.replaceState(null, "", q ? "?q=" + encodeURIComponent(q) : location.pathname);
+    refresh();
+    schedule();
+  });
+  document.addEventListener("visibilitychange", () => { if (!document.hidden) refresh(); });
+  setInterval(tick, 1000);
+  refresh();
+  schedule();
+})();

@@ -1,0 +1,94 @@
+// The index's endpoint table: (host, port) to slot, for pings and unregisters, which name an
+// endpoint and not a service. Private to the index.
+#pragma once
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <string_view>
+#include <vector>
+
+#include "servreg/registry/member_list.h"
+
+namespace servreg::registry::detail {
+
+inline std::uint32_t endpoint_hash(std::string_view host, std::uint16_t port) noexcept {
+    std::uint64_t h = std::hash<std::string_view>{}(host) ^ (port * 0x9E3779B97F4A7C15ull);
+    // splitmix64's finaliser: the table indexes by the low bits, which must all be mixed.
+    h ^= h >> 30;
+    h *= 0xBF58476D1CE4E5B9ull;
+    h ^= h >> 27;
+    h *= 0x94D049BB133111EBull;
+    h ^= h >> 31;
+    return static_cast<std::uint32_t>(h);
+}
+
+// Open addressing with linear probing, at most half full; holds slot ids or no_slot. The
+// table stores only slot ids, 4 bytes an entry: host, port and hash are read from the slots,
+// through `slots.slot(s)`, which must give something with `host`, `port` and `hash` (the
+// endpoint_hash of the two). Header-only so that the ping's lookup inlines as it did when
+// the table was part of the index.
+class endpoint_table {
+public:
+    template <class Slots>
+    slot_id find(const Slots& slots, std::string_view host, std::uint16_t port,
+                 std::uint32_t hash) const noexcept {
+        if (table_.empty()) return no_slot;
+        for (std::size_t pos = hash & mask();; pos = (pos + 1) & mask()) {
+            const slot_id s = table_[pos];
+            if (s == no_slot) return no_slot;
+            const auto& inst = slots.slot(s);
+            if (inst.hash == hash && inst.port == port && inst.host == host) return s;
+        }
+    }
+
+    // Makes room for one more entry when `entries` are in the table, so that insert cannot
+    // fail.
+    template <class Slots>
+    void reserve_one(const Slots& slots, std::size_t entries) {
+        if ((entries + 1) * 2 <= table_.size()) return;
+        std::vector<slot_id> bigger(std::max<std::size_t>(64, table_.size() * 2), no_slot);
+        table_.swap(bigger);
+        for (const slot_id s : bigger) {
+            if (s != no_slot) insert(slots, s);
+        }
+    }
+
+    template <class Slots>
+    void insert(const Slots& slots, slot_id s) noexcept {
+        std::size_t pos = slots.slot(s).hash & mask();
+        while (table_[pos] != no_slot) pos = (pos + 1) & mask();
+        table_[pos] = s;
+    }
+
+    template <class Slots>
+    void erase(const Slots& slots, slot_id s) noexcept {
+        std::size_t hole = slots.slot(s).hash & mask();
+        while (table_[hole] != s) hole = (hole + 1) & mask();
+        // Backward-shift deletion: pull later entries of the probe run into the hole unless
+        // their home lies cyclically in (hole, pos], so that no tombstones accumulate.
+        for (std::size_t pos = (hole + 1) & mask(); table_[pos] != no_slot;
+             pos = (pos + 1) & mask()) {
+            const std::size_t home = slots.slot(table_[pos]).hash & mask();
+            const bool stays =
+                hole <= pos ? (hole < home && home <= pos) : (hole < home || home <= pos);
+            if (!stays) {
+                table_[hole] = table_[pos];
+                hole = pos;
+            }
+        }
+        table_[hole] = no_slot;
+    }
+
+    void clear() noexcept { table_.clear(); }
+
+    std::size_t capacity() const noexcept { return table_.size(); }
+
+private:
+    std::size_t mask() const noexcept { return table_.size() - 1; }
+
+    std::vector<slot_id> table_;
+};
+
+}  // namespace servreg::registry::detail
