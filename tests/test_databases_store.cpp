@@ -14,6 +14,7 @@
 
 #include "databases.h"
 #include "servreg/storage/poller.h"
+#include "servreg/storage/schema.h"
 #include "servreg/storage/soci_store.h"
 #include "servreg/storage/store.h"
 #include "servreg/storage/writer.h"

@@ -35,8 +35,11 @@ protected:
         service_.reset();
         writer_.reset();
         index_ = std::make_unique<servreg::registry::index>();
-        auto store = servreg::storage::open_store(
-            {servreg::config::database_kind::sqlite, "sqlite3", "db=:memory:", "memory", {}});
+        servreg::config::database_target memory;
+        memory.kind = servreg::config::database_kind::sqlite;
+        memory.path = ":memory:";
+        memory.display = "memory";
+        auto store = servreg::storage::open_store(memory);
         writer_ = std::make_unique<servreg::storage::writer>(
             std::move(store), servreg::storage::writer_settings{}, [this] { return clock_.now; });
         service_ = std::make_unique<servreg::registry::service>(*index_, *writer_, clock_,

@@ -431,8 +431,12 @@ TEST(Writer, HooksMayBeEmpty) {
 // --- with SQLite -------------------------------------------------------------------------------
 
 servreg::config::database_target sqlite_file(const std::string& path) {
-    return {
-        database_kind::sqlite, "sqlite3", "db=" + path + " timeout=0", "sqlite file " + path, {}};
+    servreg::config::database_target target;
+    target.kind = database_kind::sqlite;
+    target.path = path;
+    target.parameters = {{"timeout", "0"}};
+    target.display = "sqlite file " + path;
+    return target;
 }
 
 TEST(WriterOnSqlite, WritesAnsweredAreInTheDatabase) {
