@@ -1,6 +1,7 @@
-// Fuzzes the --dburl translator. Besides crashes, it stops on a result that is inconsistent
-// (backend and kind disagree, empty connect string or display) and on a password that leaks
-// into the display or into an error message.
+// Fuzzes the --dburl translator and the storage layer's connect strings written from what it
+// gives. Besides crashes, it stops on a result that is inconsistent (backend and kind disagree,
+// empty connect string or display, a target the storage layer cannot write) and on a password
+// that leaks into the display or into an error message.
 //
 // Input: a URL as given to --dburl. A first byte of 0x01 switches to assembling the URL from
 // parts instead (scheme, user, password, host, port, database, query), with the password
@@ -16,6 +17,8 @@
 
 #include "check.h"
 #include "servreg/config/db_url.h"
+#include "servreg/storage/connect_string.h"
+#include "servreg/storage/store.h"
 
 namespace {
 
@@ -23,6 +26,7 @@ using servreg::config::database_kind;
 using servreg::config::database_target;
 using servreg::config::translate_db_url;
 using servreg::fuzz::fail;
+using servreg::storage::soci_connection;
 
 std::string percent_encode(std::string_view s) {
     static constexpr char hex[] = "0123456789ABCDEF";
@@ -55,19 +59,29 @@ std::string decoded(std::string_view s, bool plus) {
     return out;
 }
 
-void check_consistent(const database_target& t, std::string_view url) {
+// Checks the target and returns its SOCI connection.
+soci_connection check_consistent(const database_target& t, std::string_view url) {
     const std::string where = " for URL of " + std::to_string(url.size()) + " bytes";
-    const bool sqlite = t.kind == database_kind::sqlite && t.backend == "sqlite3";
-    const bool postgresql = t.kind == database_kind::postgresql && t.backend == "postgresql";
-    const bool mysql = t.kind == database_kind::mysql && t.backend == "mysql";
+    soci_connection c;
+    try {
+        c = servreg::storage::soci_connection_for(t);
+    } catch (const servreg::storage::storage_error& e) {
+        fail("a translated target the storage layer cannot write: " + std::string(e.what()) +
+             where);
+    }
+    const bool sqlite = t.kind == database_kind::sqlite && c.backend == "sqlite3";
+    const bool postgresql = t.kind == database_kind::postgresql && c.backend == "postgresql";
+    const bool mysql = t.kind == database_kind::mysql && c.backend == "mysql";
     if (!sqlite && !postgresql && !mysql) fail("backend and kind disagree" + where);
-    if (t.connect_string.empty() || t.display.empty())
+    if (sqlite && !t.hosts.empty()) fail("an sqlite target with hosts" + where);
+    if (c.connect_string.empty() || t.display.empty())
         fail("empty connect string or display" + where);
-    if (t.connect_string.find('\0') != std::string::npos) fail("NUL in the connect string" + where);
-    if (sqlite && !t.secrets.empty()) fail("an sqlite target with secrets" + where);
-    for (const auto& secret : t.secrets) {
+    if (c.connect_string.find('\0') != std::string::npos) fail("NUL in the connect string" + where);
+    if (sqlite && !c.secrets.empty()) fail("an sqlite target with secrets" + where);
+    for (const auto& secret : c.secrets) {
         if (secret.empty()) fail("an empty secret" + where);
     }
+    return c;
 }
 
 void check_assembled(FuzzedDataProvider& in) {
@@ -111,13 +125,13 @@ void check_assembled(FuzzedDataProvider& in) {
         }
         return;
     }
-    check_consistent(*result, url);
+    const soci_connection connection = check_consistent(*result, url);
     if (result->display.find(password) != std::string::npos) {
         fail("the password is in the display: " + result->display);
     }
     const bool overridden = decoded(query, true).find("password") != std::string::npos;
     if (result->kind != database_kind::sqlite && !overridden &&
-        (result->secrets.empty() || result->secrets[0] != password)) {
+        (connection.secrets.empty() || connection.secrets[0] != password)) {
         fail("the password is missing from the secrets to redact");
     }
 }

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "servreg/config/db_url.h"
+#include "servreg/storage/connect_string.h"
 #include "utils.h"
 
 namespace servreg::test {
@@ -62,8 +63,8 @@ inline config::database_target translate_or_throw(const std::string& url) {
 
 // A direct connection, to look at or prepare what servreg reads and writes.
 inline soci::session connect(const std::string& url) {
-    const auto target = translate_or_throw(url);
-    return soci::session(target.backend, target.connect_string);
+    const auto connection = storage::soci_connection_for(translate_or_throw(url));
+    return soci::session(connection.backend, connection.connect_string);
 }
 
 // A database of its own for one test, created empty on the server.
@@ -115,8 +116,8 @@ protected:
     config::database_kind kind() const { return translate_or_throw(server_url_).kind; }
     // The password in the URL, decoded: it must never show in servreg's output.
     std::string password() const {
-        const auto target = translate_or_throw(server_url_);
-        return target.secrets.empty() ? std::string() : target.secrets.front();
+        const auto connection = storage::soci_connection_for(translate_or_throw(server_url_));
+        return connection.secrets.empty() ? std::string() : connection.secrets.front();
     }
 
     // The URL of a new, empty database.

@@ -11,6 +11,7 @@
 #include "servreg/registry/service.h"
 #include "servreg/storage/store.h"
 #include "servreg/storage/writer.h"
+#include "sqlite_targets.h"
 
 namespace servreg::test {
 
@@ -29,9 +30,8 @@ inline jsonrpc::settings test_settings(
 // Members in the order of their dependencies: the dispatcher goes first, the clock last.
 struct sqlite_registry {
     explicit sqlite_registry(const jsonrpc::settings& settings = test_settings())
-        : writer(storage::open_store(
-                     {config::database_kind::sqlite, "sqlite3", "db=:memory:", "memory", {}}),
-                 storage::writer_settings{}, [this] { return clock.now_ms(); }),
+        : writer(storage::open_store(sqlite_memory()), storage::writer_settings{},
+                 [this] { return clock.now_ms(); }),
           service(index, writer, clock, std::chrono::seconds(60)),
           dispatcher(service, settings) {}
 

@@ -98,8 +98,9 @@ TEST(CommandLine, Defaults) {
     EXPECT_EQ(o.host, "127.0.0.1");
     EXPECT_EQ(o.port, 5000);
     EXPECT_EQ(o.dburl, "sqlite:///servreg.db");
-    EXPECT_EQ(o.database.backend, "sqlite3");
-    EXPECT_EQ(o.database.connect_string, "db=servreg.db timeout=1");
+    EXPECT_EQ(o.database.kind, servreg::config::database_kind::sqlite);
+    EXPECT_EQ(o.database.path, "servreg.db");
+    EXPECT_TRUE(o.database.parameters.empty()) << o.database.parameters.front().first;
     EXPECT_EQ(o.database.display, "sqlite file servreg.db");
     EXPECT_FALSE(o.accesslog.has_value()) << *o.accesslog;
     EXPECT_EQ(o.ttl.count(), 60);
@@ -128,7 +129,7 @@ TEST(CommandLine, EveryOption) {
     EXPECT_EQ(o.host, "::1");
     EXPECT_EQ(o.port, 8080);
     EXPECT_EQ(o.dburl, "postgresql://svc:pw@db.example:5432/reg");
-    EXPECT_EQ(o.database.backend, "postgresql");
+    EXPECT_EQ(o.database.kind, servreg::config::database_kind::postgresql);
     EXPECT_EQ(o.database.display, "postgresql database 'reg' on db.example:5432 as user 'svc'");
     EXPECT_EQ(o.accesslog.value_or(""), log);
     EXPECT_TRUE(std::filesystem::exists(log)) << log;
@@ -180,7 +181,7 @@ TEST(CommandLine, EnvironmentFallbacks) {
     EXPECT_EQ(o.host, "0.0.0.0");
     EXPECT_EQ(o.port, 6000);
     EXPECT_EQ(o.dburl, "mysql://svc@db/reg");
-    EXPECT_EQ(o.database.backend, "mysql");
+    EXPECT_EQ(o.database.kind, servreg::config::database_kind::mysql);
     EXPECT_EQ(o.accesslog.value_or(""), log);
     EXPECT_EQ(o.ttl.count(), 90);
     EXPECT_EQ(o.threads, 2U);

@@ -15,6 +15,7 @@
 #include "databases.h"
 #include "schema_v1.h"
 #include "servreg/storage/poller.h"
+#include "servreg/storage/schema.h"
 #include "servreg/storage/soci_store.h"
 #include "servreg/storage/store.h"
 #include "servreg/storage/writer.h"

@@ -16,8 +16,12 @@
 #include <thread>
 #include <tuple>
 
+#include "servreg/storage/connect_string.h"
+#include "servreg/storage/db_errors.h"
+#include "servreg/storage/schema.h"
 #include "servreg/storage/soci_store.h"
 #include "servreg/storage/store.h"
+#include "sqlite_targets.h"
 #include "utils.h"
 #include "write_ops.h"
 
@@ -46,16 +50,9 @@ using servreg::storage::storage_error;
 using servreg::storage::store;
 using servreg::storage::store_options;
 using servreg::storage::write_op;
+using servreg::test::sqlite_file;
+using servreg::test::sqlite_memory;
 using servreg::test::temp_dir;
-
-database_target sqlite_file(const std::string& path, const std::string& extra = "timeout=1") {
-    return {
-        database_kind::sqlite, "sqlite3", "db=" + path + " " + extra, "sqlite file " + path, {}};
-}
-
-database_target sqlite_memory() {
-    return {database_kind::sqlite, "sqlite3", "db=:memory:", "sqlite in memory", {}};
-}
 
 // The two ways of executing upserts: SQLite's own (bulk binds) and the servers' (multi-row
 // statements), which only SQLite can exercise here.
@@ -345,7 +342,7 @@ TEST(SociStore, ConcurrentOpensOfEmptyDatabaseAllSucceed) {
         for (int t = 0; t < 4; ++t) {
             threads.emplace_back([&] {
                 try {
-                    auto db = open_store(sqlite_file(path, "timeout=5"));
+                    auto db = open_store(sqlite_file(path, {{"timeout", "5"}}));
                 } catch (const std::exception& e) {
                     std::cerr << "open failed: " << e.what() << "\n";
                     ++failures;
@@ -363,7 +360,7 @@ TEST(SociStore, OpenNamesTheDatabaseWhenItCannot) {
     const auto target = sqlite_file("/nonexistent-servreg-dir/reg.db");
     try {
         auto db = open_store(target);
-        ADD_FAILURE() << "opened " << target.connect_string;
+        ADD_FAILURE() << "opened " << target.path;
     } catch (const storage_error& e) {
         const std::string message = e.what();
         EXPECT_NE(message.find("cannot open sqlite file /nonexistent-servreg-dir/reg.db"),
@@ -664,7 +661,7 @@ TEST(SociStore, FailedBatchAppliesNothingAndTellsNoSql) {
 TEST(SociStore, LockedDatabaseFailsThenRecovers) {
     temp_dir dir;
     const auto path = dir.file("reg.db");
-    auto db = open_store(sqlite_file(path, "timeout=0"));
+    auto db = open_store(sqlite_file(path, {{"timeout", "0"}}));
     auto other = inspect(path);
     other << "BEGIN IMMEDIATE";
     try {
@@ -685,7 +682,7 @@ TEST(SociStore, WritesFailOnDatabaseOpenedReadOnly) {
         auto db = open_store(sqlite_file(path));
         apply_ops(*db, {ping("a", "h", 1, 1)});
     }
-    auto db = open_store(sqlite_file(path, "timeout=1 readonly=1"));
+    auto db = open_store(sqlite_file(path, {{"timeout", "1"}, {"readonly", "1"}}));
     try {
         apply_ops(*db, {ping("b", "h", 2, 2)});
         ADD_FAILURE() << "wrote to a read-only database";
@@ -793,36 +790,6 @@ TEST(StorageErrors, ServerMessagesBecomeShortReasons) {
         const soci::soci_error e(c.message);
         EXPECT_EQ(client_reason(e, database_kind::postgresql, pg, c.connected, c.phase), c.want)
             << "message=" << c.message;
-    }
-}
-
-}  // namespace
-
-namespace {
-
-TEST(StorageConnectString, FindsValuesAsSociReadsThem) {
-    using servreg::storage::connect_string_value;
-    struct value_case {
-        std::string connect_string;
-        std::string key;
-        std::optional<std::string> want;
-    };
-    const std::vector<value_case> cases{
-        {"db=/tmp/x.db timeout=1", "timeout", "1"},
-        {"db=/tmp/x.db timeout=1", "synchronous", std::nullopt},
-        {"db=/tmp/x.db timeout=1 synchronous=full", "synchronous", "full"},
-        {"db=\"/tmp/a synchronous=full.db\" timeout=1", "synchronous", std::nullopt},
-        {"db=\"/tmp/a synchronous=full.db\" timeout=1", "db", "/tmp/a synchronous=full.db"},
-        {"db=/tmp/synchronous=1.db", "synchronous", std::nullopt},
-        {"host=db dbname=reg user=u password=s3cret", "password", "s3cret"},
-        {"host=db password='p w\\'x' user=u", "password", "p w'x"},
-        {"host=db password='p w\\'x' user=u", "user", "u"},
-        {"readonly", "readonly", ""},
-        {"", "db", std::nullopt},
-    };
-    for (const auto& c : cases) {
-        EXPECT_EQ(connect_string_value(c.connect_string, c.key), c.want)
-            << "connect_string=" << c.connect_string << " key=" << c.key;
     }
 }
 

@@ -14,6 +14,7 @@
 
 #include "servreg/storage/store.h"
 #include "servreg/storage/writer.h"
+#include "sqlite_targets.h"
 #include "utils.h"
 
 namespace {
@@ -422,9 +423,9 @@ TEST(Writer, HooksMayBeEmpty) {
 
 // --- with SQLite -------------------------------------------------------------------------------
 
+// A busy timeout of 0: a locked file fails a write at once.
 servreg::config::database_target sqlite_file(const std::string& path) {
-    return {
-        database_kind::sqlite, "sqlite3", "db=" + path + " timeout=0", "sqlite file " + path, {}};
+    return servreg::test::sqlite_file(path, {{"timeout", "0"}});
 }
 
 TEST(WriterOnSqlite, WritesAnsweredAreInTheDatabase) {

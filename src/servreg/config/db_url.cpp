@@ -1,5 +1,5 @@
-// Translation of SQLAlchemy-style database URLs (SPEC section 5) into SOCI backend names and
-// connect strings. No part of the URL but the scheme and parameter names ever reaches a message.
+// Translation of SQLAlchemy-style database URLs (SPEC section 5) into database targets, checked
+// part by part. No part of the URL but the scheme and parameter names ever reaches a message.
 #include "servreg/config/db_url.h"
 
 #include <algorithm>
@@ -16,11 +16,6 @@ namespace {
 constexpr std::string_view supported_schemes =
     "sqlite, postgresql, postgresql+psycopg2, postgresql+pg8000, mysql, mysql+mysqldb, "
     "mysql+pymysql";
-
-// Busy timeout and connect timeouts, in seconds: a write to an unreachable database must fail
-// within 2 s (SPEC section 5), so every wait on the database is bounded below that.
-constexpr std::string_view sqlite_default_timeout = "1";
-constexpr std::string_view server_default_timeout = "2";
 
 using failure = std::unexpected<std::string>;
 using key_values = std::vector<std::pair<std::string, std::string>>;
@@ -77,54 +72,6 @@ std::optional<std::string> percent_decode(std::string_view s, bool plus_is_space
     return out;
 }
 
-// SOCI's mysql connect string: a value that is empty or holds whitespace, a quote or a
-// backslash goes in single quotes, where quotes and backslashes are escaped by a backslash.
-std::string quote_mysql(std::string_view v) {
-    bool plain = !v.empty() && std::ranges::none_of(v, [](unsigned char c) {
-        return std::isspace(c) != 0 || c == '\'' || c == '\\';
-    });
-    if (plain) return std::string(v);
-    std::string out = "'";
-    for (char c : v) {
-        if (c == '\'' || c == '\\') out.push_back('\\');
-        out.push_back(c);
-    }
-    out.push_back('\'');
-    return out;
-}
-
-// SOCI 4.0.3's postgresql backend re-tokenizes the conninfo before libpq reads it: a value
-// ends at whitespace, unless it starts with '"', in which case it runs to the next '"' and
-// loses its double quotes. So a value with whitespace goes in libpq's single quotes inside
-// SOCI's double quotes (and cannot hold a '"'); any other value goes unquoted, with libpq's
-// backslash escapes, which also keep a leading '"' from SOCI.
-std::optional<std::string> quote_postgresql(std::string_view v) {
-    if (v.empty()) return "''";
-    bool spaced = std::ranges::any_of(v, [](unsigned char c) { return std::isspace(c) != 0; });
-    if (spaced && v.find('"') != v.npos) return std::nullopt;
-    std::string out = spaced ? "\"'" : "";
-    for (char c : v) {
-        if (c == '\'' || c == '\\' || c == '"') out.push_back('\\');
-        out.push_back(c);
-    }
-    if (spaced) out += "'\"";
-    return out;
-}
-
-// `key=value key=value`, each value quoted by `quote`; on failure, the key that cannot be
-// written.
-template <typename Quote>
-std::expected<std::string, std::string> join(const key_values& kv, Quote quote) {
-    std::string out;
-    for (const auto& [key, value] : kv) {
-        std::optional<std::string> quoted = quote(value);
-        if (!quoted) return std::unexpected(key);
-        if (!out.empty()) out.push_back(' ');
-        out += key + "=" + *quoted;
-    }
-    return out;
-}
-
 void set(key_values& kv, std::string_view key, std::string value) {
     auto it = std::ranges::find(kv, key, &key_values::value_type::first);
     if (it != kv.end())
@@ -136,16 +83,6 @@ void set(key_values& kv, std::string_view key, std::string value) {
 const std::string* get(const key_values& kv, std::string_view key) {
     auto it = std::ranges::find(kv, key, &key_values::value_type::first);
     return it == kv.end() ? nullptr : &it->second;
-}
-
-// The password as the client library gets it and as the connect string spells it.
-template <typename Quote>
-std::vector<std::string> secrets_of(const key_values& kv, Quote quote) {
-    const std::string* password = get(kv, "password");
-    if (password == nullptr || password->empty()) return {};
-    std::vector<std::string> out{*password};
-    if (auto written = quote(*password); written && *written != *password) out.push_back(*written);
-    return out;
 }
 
 // `?a=1&b=2`, decoded the way Python's parse_qsl does ('+' is a space).
@@ -280,26 +217,56 @@ std::string describe(std::string_view kind, const key_values& kv, std::string_vi
     return out;
 }
 
-std::expected<database_target, std::string> postgresql_target(server_url url) {
+// The target's parts, as the URL's authority and path give them.
+database_target server_target(database_kind kind, const server_url& url) {
+    database_target t;
+    t.kind = kind;
+    if (!url.host.empty() || url.port) {
+        t.hosts.push_back(
+            {.name = url.host,
+             .port = url.port ? std::optional<std::uint16_t>(*url.port) : std::nullopt,
+             .ipv6 = url.ipv6});
+    }
+    if (!url.database.empty()) t.database = url.database;
+    t.user = url.user;
+    t.password = url.password;
+    return t;
+}
+
+// What libpq gets, keyword by keyword, in the order it is written: the URL's parts, then the
+// query's parameters, each replacing the part it names. The connect timeout (the storage
+// layer's) keeps its place, empty here: it has nothing a check below could refuse.
+key_values libpq_values(const server_url& url) {
     key_values kv;
     if (!url.host.empty()) set(kv, "host", url.host);
     if (url.port) set(kv, "port", std::to_string(*url.port));
     if (!url.database.empty()) set(kv, "dbname", url.database);
     if (url.user) set(kv, "user", *url.user);
     if (url.password) set(kv, "password", *url.password);
+    set(kv, "connect_timeout", {});
+    for (const auto& [key, value] : url.query) set(kv, key, value);
+    return kv;
+}
+
+std::expected<database_target, std::string> postgresql_target(server_url url) {
     // Query parameters are libpq keywords (sslmode, application_name, host for a socket
     // directory, ...); libpq itself rejects the ones it does not know when connecting.
-    set(kv, "connect_timeout", std::string(server_default_timeout));
-    for (auto& [key, value] : url.query) set(kv, key, std::move(value));
+    const key_values kv = libpq_values(url);
+    // SOCI 4.0.3's postgresql backend re-tokenizes the conninfo before libpq reads it: a value
+    // with whitespace must be quoted for both, which leaves no way to write a '"' in it.
+    for (const auto& [key, value] : kv) {
+        const bool spaced =
+            std::ranges::any_of(value, [](unsigned char c) { return std::isspace(c) != 0; });
+        if (spaced && value.find('"') != std::string::npos)
+            return failure("database URL: the PostgreSQL " + key +
+                           " has both whitespace and a '\"', which SOCI cannot pass on");
+    }
     // A host given as a query parameter replaces the URL's, brackets and all.
-    bool ipv6 = url.ipv6 && get(kv, "host") && *get(kv, "host") == url.host;
-    auto connect = join(kv, quote_postgresql);
-    if (!connect)
-        return failure("database URL: the PostgreSQL " + connect.error() +
-                       " has both whitespace and a '\"', which SOCI cannot pass on");
-    return database_target{database_kind::postgresql, "postgresql", std::move(*connect),
-                           describe("postgresql", kv, "dbname", location(kv, ipv6)),
-                           secrets_of(kv, quote_postgresql)};
+    const bool ipv6 = url.ipv6 && get(kv, "host") && *get(kv, "host") == url.host;
+    database_target t = server_target(database_kind::postgresql, url);
+    t.display = describe("postgresql", kv, "dbname", location(kv, ipv6));
+    t.parameters = std::move(url.query);
+    return t;
 }
 
 std::expected<database_target, std::string> mysql_target(server_url url) {
@@ -321,15 +288,7 @@ std::expected<database_target, std::string> mysql_target(server_url url) {
         {"read_timeout", "read_timeout"},
         {"write_timeout", "write_timeout"},
     }};
-    key_values kv;
-    if (!url.host.empty()) set(kv, "host", url.host);
-    if (url.port) set(kv, "port", std::to_string(*url.port));
-    if (!url.database.empty()) set(kv, "db", url.database);
-    if (url.user) set(kv, "user", *url.user);
-    if (url.password) set(kv, "password", *url.password);
-    set(kv, "connect_timeout", std::string(server_default_timeout));
-    set(kv, "read_timeout", std::string(server_default_timeout));
-    set(kv, "write_timeout", std::string(server_default_timeout));
+    database_target t = server_target(database_kind::mysql, url);
     for (auto& [key, value] : url.query) {
         auto it =
             std::ranges::find(known, key, &std::pair<std::string_view, std::string_view>::first);
@@ -351,26 +310,19 @@ std::expected<database_target, std::string> mysql_target(server_url url) {
         else
             ok = !value.empty();
         if (!ok) return failure("database URL: mysql parameter '" + key + "' has an invalid value");
-        set(kv, name, std::move(value));
+        set(t.parameters, name, std::move(value));
     }
-    const std::string* socket = get(kv, "unix_socket");
+    // None of the parameters names the host, the database or the user.
+    key_values kv;
+    if (!url.host.empty()) set(kv, "host", url.host);
+    if (url.port) set(kv, "port", std::to_string(*url.port));
+    if (!url.database.empty()) set(kv, "db", url.database);
+    if (url.user) set(kv, "user", *url.user);
+    const std::string* socket = get(t.parameters, "unix_socket");
     std::string where =
         socket && !get(kv, "host") ? "on socket " + *socket : location(kv, url.ipv6);
-    std::string display = describe("mysql", kv, "db", where);
-    auto quote = [](std::string_view v) { return std::optional(quote_mysql(v)); };
-    auto connect = join(kv, quote);
-    return database_target{database_kind::mysql, "mysql", std::move(*connect), std::move(display),
-                           secrets_of(kv, quote)};
-}
-
-// SOCI 4.0.3's sqlite3 backend splits its connect string at single spaces and unquotes a
-// value in double quotes, without any escape: a value with a space goes in double quotes and
-// then must not hold a double quote or start with a space.
-std::optional<std::string> quote_sqlite(std::string_view v) {
-    bool has_space = v.find(' ') != v.npos;
-    if (!has_space && !v.starts_with('"')) return std::string(v);
-    if (has_space && (v.find('"') != v.npos || v.starts_with(' '))) return std::nullopt;
-    return "\"" + std::string(v) + "\"";
+    t.display = describe("mysql", kv, "db", where);
+    return t;
 }
 
 std::expected<database_target, std::string> sqlite_target(std::string_view rest) {
@@ -394,9 +346,10 @@ std::expected<database_target, std::string> sqlite_target(std::string_view rest)
             "database URL: an sqlite URL names no host; write sqlite:///relative/path.db or "
             "sqlite:////absolute/path.db");
     }
-    bool memory = path == ":memory:";
 
-    key_values kv{{"db", path}, {"timeout", std::string(sqlite_default_timeout)}};
+    database_target t;
+    t.kind = database_kind::sqlite;
+    t.path = path;
     for (auto& [key, value] : query) {
         auto truth = [&value]() -> std::optional<bool> {
             std::string v = lower(value);
@@ -407,20 +360,20 @@ std::expected<database_target, std::string> sqlite_target(std::string_view rest)
         bool ok = true;
         if (key == "timeout") {
             ok = parse_unsigned(value, 86400).has_value();
-            if (ok) set(kv, key, value);
+            if (ok) set(t.parameters, key, value);
         } else if (key == "synchronous") {
             static constexpr std::array<std::string_view, 8> levels{
                 "off", "normal", "full", "extra", "0", "1", "2", "3"};
             ok = std::ranges::find(levels, lower(value)) != levels.end();
-            if (ok) set(kv, key, lower(value));
+            if (ok) set(t.parameters, key, lower(value));
         } else if (key == "readonly" || key == "shared_cache") {
             // SOCI acts on the mere presence of readonly, so a false value must be left out.
             auto flag = truth();
             ok = flag.has_value();
-            if (flag.value_or(false)) set(kv, key, "true");
+            if (flag.value_or(false)) set(t.parameters, key, "true");
         } else if (key == "vfs") {
             ok = is_word(value, "-.");
-            if (ok) set(kv, key, value);
+            if (ok) set(t.parameters, key, value);
         } else {
             return failure("database URL: sqlite parameter '" + key +
                            "' is not supported; supported: timeout, synchronous, readonly, "
@@ -430,21 +383,15 @@ std::expected<database_target, std::string> sqlite_target(std::string_view rest)
             return failure("database URL: sqlite parameter '" + key + "' has an invalid value");
     }
 
-    std::string connect;
-    for (const auto& [key, value] : kv) {
-        auto quoted = quote_sqlite(value);
-        if (!quoted)
-            return failure(
-                "database URL: an sqlite path with a space can hold no '\"' and cannot start with "
-                "a space");
-        if (!connect.empty()) connect.push_back(' ');
-        connect += key + "=" + *quoted;
-    }
-    return database_target{database_kind::sqlite,
-                           "sqlite3",
-                           std::move(connect),
-                           memory ? "sqlite in memory" : "sqlite file " + path,
-                           {}};
+    // SOCI 4.0.3's sqlite3 backend splits its connect string at single spaces and unquotes a
+    // value in double quotes, without any escape: a path with a space goes in double quotes,
+    // and then can hold no double quote nor start with a space.
+    if (path.find(' ') != path.npos && (path.find('"') != path.npos || path.starts_with(' ')))
+        return failure(
+            "database URL: an sqlite path with a space can hold no '\"' and cannot start with "
+            "a space");
+    t.display = t.in_memory() ? "sqlite in memory" : "sqlite file " + path;
+    return t;
 }
 
 }  // namespace

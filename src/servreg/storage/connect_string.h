@@ -1,0 +1,43 @@
+// SOCI connect strings: written once from a database target, with each driver's quoting, and
+// read back key by key.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "servreg/config/db_url.h"
+
+namespace servreg::storage {
+
+struct dialect;
+
+// What SOCI opens a session with.
+struct soci_connection {
+    std::string backend;         // "sqlite3", "postgresql", "mysql"
+    std::string connect_string;  // may hold the password
+    // What must never reach a log: the password, as the client library gets it and, when that
+    // differs, as connect_string spells it (last).
+    std::vector<std::string> secrets;
+};
+
+// The connection to `target`: the URL's parts under the driver's keys, the dialect's timeouts,
+// then the URL's parameters, each replacing a key of its name. Throws storage_error when a
+// value cannot be written (translate_db_url refuses such URLs).
+soci_connection soci_connection_for(const config::database_target& target);
+
+// Adds the dialect's connect defaults (dialect::connect_defaults) that `connection` does not
+// give: what the store opens, beyond what the URL says.
+void add_connect_defaults(soci_connection& connection, const dialect& d);
+
+// Value quoting, one per dialect (dialect::quote); nullopt when the value cannot be written.
+std::optional<std::string> quote_sqlite(std::string_view value);
+std::optional<std::string> quote_postgresql(std::string_view value);
+std::optional<std::string> quote_mysql(std::string_view value);
+
+// The value of `key` in a SOCI connect string ("db='/a b.db' timeout=1"), if it is there.
+std::optional<std::string> connect_string_value(std::string_view connect_string,
+                                                std::string_view key);
+
+}  // namespace servreg::storage

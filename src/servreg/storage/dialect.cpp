@@ -1,0 +1,112 @@
+// The dialect tables of SQLite, PostgreSQL and MySQL/MariaDB (dialect.h says what each field
+// means); the rest of the storage layer is the same code and SQL for all three.
+#include "servreg/storage/dialect.h"
+
+#include "servreg/storage/connect_string.h"
+
+namespace servreg::storage {
+
+using config::database_kind;
+
+const dialect& dialect_for(database_kind kind) {
+    static const dialect sqlite{
+        .kind = database_kind::sqlite,
+        .backend = "sqlite3",
+        .database_key = "db",
+        .timeouts = {{"timeout", "1"}},
+        .quote = &quote_sqlite,
+        .connect_defaults = {},
+        .text_type = "VARCHAR(255)",
+        .table_options = "",
+        .index_in_create_table = false,
+        .upsert_conflict =
+            " ON CONFLICT (host, port) DO UPDATE SET "
+            "first_seen = CASE WHEN servreg_services.name = excluded.name "
+            "THEN servreg_services.first_seen ELSE excluded.first_seen END, "
+            "name = excluded.name, last_seen = excluded.last_seen",
+        .multi_row_upserts = false,
+        .tombstone_conflict =
+            " ON CONFLICT (host, port) DO UPDATE SET deleted_at = excluded.deleted_at",
+        .greatest = "MAX",
+        .columns_query = "SELECT name FROM pragma_table_info('servreg_services')",
+        .index_exists_query = "",
+        .session_setup = {},
+        .shared = false,
+    };
+    static const dialect postgresql{
+        .kind = database_kind::postgresql,
+        .backend = "postgresql",
+        .database_key = "dbname",
+        .timeouts = {{"connect_timeout", "2"}},
+        .quote = &quote_postgresql,
+        // libpq has no read timeout: a server that vanished without closing the connection is
+        // found by TCP keepalives (idle 1 s, one probe of 1 s), and unacknowledged data by
+        // tcp_user_timeout.
+        .connect_defaults = {{"keepalives", "1"},
+                             {"keepalives_idle", "1"},
+                             {"keepalives_interval", "1"},
+                             {"keepalives_count", "1"},
+                             {"tcp_user_timeout", "1500"}},
+        .text_type = "VARCHAR(255)",
+        .table_options = "",
+        .index_in_create_table = false,
+        .upsert_conflict = sqlite.upsert_conflict,
+        .multi_row_upserts = true,
+        .tombstone_conflict = sqlite.tombstone_conflict,
+        .greatest = "GREATEST",
+        .columns_query =
+            "SELECT CAST(column_name AS VARCHAR(255)) FROM information_schema.columns "
+            "WHERE table_schema = current_schema() "
+            "AND table_name = 'servreg_services'",
+        .index_exists_query = "",
+        // A statement (a lock wait included) that takes longer than a client may wait fails
+        // on the server rather than holding the writer.
+        .session_setup = {"SET client_encoding TO 'UTF8'", "SET client_min_messages TO ERROR",
+                          "SET statement_timeout = 1500"},
+        .shared = true,
+    };
+    static const dialect mysql{
+        .kind = database_kind::mysql,
+        .backend = "mysql",
+        .database_key = "db",
+        .timeouts = {{"connect_timeout", "2"}, {"read_timeout", "2"}, {"write_timeout", "2"}},
+        .quote = &quote_mysql,
+        .connect_defaults = {},
+        .text_type = "VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin",
+        .table_options = " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
+        .index_in_create_table = true,
+        // utf8mb4_bin pads with spaces when comparing, so the name change test casts to bytes.
+        .upsert_conflict =
+            " ON DUPLICATE KEY UPDATE "
+            "first_seen = IF(CAST(name AS BINARY) = CAST(VALUES(name) AS BINARY), "
+            "first_seen, VALUES(first_seen)), "
+            "name = VALUES(name), last_seen = VALUES(last_seen)",
+        .multi_row_upserts = true,
+        .tombstone_conflict = " ON DUPLICATE KEY UPDATE deleted_at = VALUES(deleted_at)",
+        .greatest = "GREATEST",
+        .columns_query =
+            "SELECT CAST(column_name AS CHAR(255)) FROM information_schema.columns "
+            "WHERE table_schema = DATABASE() AND table_name = 'servreg_services'",
+        .index_exists_query =
+            "SELECT COUNT(*) FROM information_schema.statistics WHERE table_schema = DATABASE() "
+            "AND table_name = :table_name AND index_name = :index_name",
+        // READ COMMITTED takes no gap locks, so concurrent upserts from several servreg
+        // processes deadlock far less. A lock wait gives up after 1 s (the least InnoDB
+        // takes) instead of 50; read_timeout and write_timeout are among the timeouts above.
+        .session_setup = {"SET NAMES utf8mb4",
+                          "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED",
+                          "SET SESSION innodb_lock_wait_timeout = 1"},
+        .shared = true,
+    };
+    switch (kind) {
+        case database_kind::postgresql:
+            return postgresql;
+        case database_kind::mysql:
+            return mysql;
+        case database_kind::sqlite:
+            break;
+    }
+    return sqlite;
+}
+
+}  // namespace servreg::storage

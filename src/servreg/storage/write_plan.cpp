@@ -1,0 +1,39 @@
+// Write planning (write_plan.h): the lock order of a batch, and the pings it can leave out.
+#include "servreg/storage/write_plan.h"
+
+#include <algorithm>
+#include <numeric>
+#include <optional>
+#include <tuple>
+
+namespace servreg::storage {
+
+const std::vector<write_step>& write_planner::plan(std::span<const write_op> ops) {
+    order_.resize(ops.size());
+    std::iota(order_.begin(), order_.end(), std::size_t{0});
+    std::ranges::stable_sort(order_, [&](std::size_t a, std::size_t b) {
+        return std::tie(ops[a].port, ops[a].host) < std::tie(ops[b].port, ops[b].host);
+    });
+    steps_.clear();
+    std::optional<std::int64_t> run_start;
+    for (std::size_t k = 0; k < order_.size(); ++k) {
+        const write_op& op = ops[order_[k]];
+        if (op.kind == write_op::kind_t::unregister) {
+            steps_.push_back({order_[k], 0});
+            continue;
+        }
+        if (!run_start) run_start = op.now_ms;
+        if (k + 1 < order_.size()) {
+            const write_op& next = ops[order_[k + 1]];
+            if (next.kind == write_op::kind_t::ping && next.port == op.port &&
+                next.host == op.host && next.name == op.name) {
+                continue;
+            }
+        }
+        steps_.push_back({order_[k], *run_start});
+        run_start.reset();
+    }
+    return steps_;
+}
+
+}  // namespace servreg::storage
