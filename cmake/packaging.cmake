@@ -147,7 +147,8 @@ and health checks.
 The package runs it as a systemd service under its own system user, with its
 database in /var/lib/servreg and its settings in /etc/default/servreg.")
 set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA
-    "${servreg_packaging_dir}/debian/postinst;${servreg_packaging_dir}/debian/prerm;${servreg_packaging_dir}/debian/postrm;${servreg_generated_dir}/conffiles")
+    "${servreg_packaging_dir}/debian/postinst" "${servreg_packaging_dir}/debian/prerm"
+    "${servreg_packaging_dir}/debian/postrm" "${servreg_generated_dir}/conffiles")
 set(CPACK_DEBIAN_PACKAGE_CONTROL_STRICT_PERMISSION ON)
 configure_file("${servreg_packaging_dir}/debian/conffiles.in" "${servreg_generated_dir}/conffiles"
                @ONLY)

@@ -68,11 +68,27 @@ forget_man_cache() {
     done < <(find /var/cache/man -name 'servreg.*' 2>/dev/null)
 }
 
+# dpkg ARGS...: dpkg, waiting up to 5 minutes for another apt or dpkg on the machine to finish.
+dpkg() {
+    local deadline=$((SECONDS + 300)) out status
+    while :; do
+        status=0
+        out="$(command dpkg "$@" 2>&1)" || status=$?
+        if [ "$status" -ne 0 ] && [ $SECONDS -lt $deadline ] &&
+            grep -q 'dpkg frontend lock\|dpkg status database is locked' <<<"$out"; then
+            sleep 2
+            continue
+        fi
+        [ -z "$out" ] || printf '%s\n' "$out"
+        return "$status"
+    done
+}
+
 installed_status() { dpkg-query -W -f='${Status}' servreg 2>/dev/null || true; }
 
 # --- refuse a machine that has servreg already: this stage would remove it -----------------------
 if [ -n "$(installed_status)" ] && [ "$(installed_status)" != "unknown ok not-installed" ]; then
-    echo "test-package: a servreg package is on this machine ($(installed_status)); not touching it" >&2
+    echo "test-package: servreg is on this machine ($(installed_status)); not touching it" >&2
     exit 1
 fi
 for path in "$default_file" "$state_dir" "$log_dir"; do
@@ -87,6 +103,8 @@ if getent passwd servreg >/dev/null || getent group servreg >/dev/null; then
 fi
 
 work="$(mktemp -d /tmp/servreg-package.XXXXXX)"
+# The summary goes to this stdout even if a signal lands while a command substitution runs.
+exec 3>&1
 before="$(footprint)"
 daemon_pid=""
 cleanup() {
@@ -110,8 +128,8 @@ cleanup() {
     fi
     forget_man_cache
     rm -rf "$work"
-    echo "==> package stage took $((SECONDS - started_at)) s"
-    echo "package: $passed passed, $failed failed"
+    echo "==> package stage took $((SECONDS - started_at)) s" >&3
+    echo "package: $passed passed, $failed failed" >&3
     [ "$status" -ne 0 ] || [ "$failed" -eq 0 ] || status=1
     exit "$status"
 }
@@ -189,7 +207,8 @@ done
 check "$default_file: every option of --help, commented${missing:+ (missing:$missing)}" \
     test -z "$missing"
 check "$default_file: nothing set, listening on 127.0.0.1" \
-    test -z "$(grep -v '^#' "$default_file" | grep .)" -a -n "$(grep '^#SERVREG_HOST=127.0.0.1$' "$default_file")"
+    test -z "$(grep -v '^#' "$default_file" | grep .)" \
+        -a -n "$(grep '^#SERVREG_HOST=127.0.0.1$' "$default_file")"
 
 # servreg(1): every option of --help and every client command, rendered without a warning
 # (from standard input, so that man-db keeps no formatted copy in /var/cache/man).
@@ -197,7 +216,8 @@ zcat /usr/share/man/man1/servreg.1.gz | man --warnings -l -P cat - >"$work/man.t
     2>"$work/man.err" || true
 missing=""
 for word in $(/usr/bin/servreg --help | sed -n 's/^  \(--[a-z-]*\).*/\1/p') \
-    $(/usr/bin/servreg --help | sed -n '/^Client commands/,$p' | grep -o 'servreg [a-z-]*' | tr ' ' '_'); do
+    $(/usr/bin/servreg --help | sed -n '/^Client commands/,$p' | grep -o 'servreg [a-z-]*' |
+        tr ' ' '_'); do
     grep -qF -- "${word//_/ }" "$work/man.txt" || missing="$missing $word"
 done
 check "servreg(1) has every option and client command${missing:+ (missing:$missing)}" \
@@ -299,6 +319,11 @@ wait "$daemon_pid" || stop_status=$?
 daemon_pid=""
 check "SIGTERM: exit 0 (was $stop_status)" test "$stop_status" -eq 0
 
+# --- the same package again, as an upgrade: the postinst's path with the old version -----------
+check "dpkg -i again (an upgrade in place)" quietly "$work/dpkg-i2.log" dpkg -i "$deb"
+check "after the upgrade: the operator's change and the database kept" \
+    test "$(grep -c '^SERVREG_PORT=0$' "$default_file")" = 1 -a -f "$state_dir/servreg.db"
+
 # --- remove, then purge --------------------------------------------------------------------------
 echo "==> dpkg -r"
 check "dpkg -r" quietly "$work/dpkg-r.log" dpkg -r servreg
@@ -310,7 +335,8 @@ check "kept: the servreg user" quietly "$work/getent" getent passwd servreg
 
 echo "==> dpkg -P"
 check "dpkg -P" quietly "$work/dpkg-p.log" dpkg -P servreg
-check "dpkg: servreg not installed" test "$(installed_status)" = "" -o "$(installed_status)" = "unknown ok not-installed"
+check "dpkg: servreg not installed" \
+    test "$(installed_status)" = "" -o "$(installed_status)" = "unknown ok not-installed"
 check "purged: $default_file, $state_dir, $log_dir" \
     test ! -e "$default_file" -a ! -e "$state_dir" -a ! -e "$log_dir"
 check "purged: the servreg user and group" test -z "$(getent passwd servreg; getent group servreg)"

@@ -89,7 +89,8 @@ done
 {
     echo '[CLIENT COMMANDS]'
     echo 'With a command as its first argument, servreg is a client of a running registry,'
-    printf '%s\n' 'for scripts and health checks. \fBservreg\fR \fICOMMAND\fR \fB\-\-help\fR describes one.'
+    printf '%s\n' 'for scripts and health checks.' \
+        '\fBservreg\fR \fICOMMAND\fR \fB\-\-help\fR describes one.'
     for command in $commands; do
         help="$work/help.$command"
         usage=$(sed -n 's/^Usage: //p' "$help")
@@ -130,7 +131,8 @@ done
             sed -n 's/^\(--[a-z-]*\).*(also \(SERVREG_[A-Z_]*\)).*/\2\t3 \1/p'
     } | awk -F'\t' '!seen[$0]++' | awk -F'\t' '
         { split($2, kind, " "); if (!($1 in text)) order[++n] = $1
-          if (kind[1] == 1) text[$1] = "As \\fB" kind[2] "\\fR when 1, true or yes; 0, false or no leave it off"
+          if (kind[1] == 1)
+              text[$1] = "As \\fB" kind[2] "\\fR when 1, true or yes; 0, false or no leave it off"
           else if (kind[1] == 2) text[$1] = "As \\fB" kind[2] "\\fR"
           else if ($1 in text) text[$1] = text[$1] ", for the daemon and the client commands"
           else text[$1] = "As \\fB" kind[2] "\\fR of the client commands" }
