@@ -137,15 +137,6 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# Polls `$1` (a shell command) every 0.2 s for up to $2 seconds.
-wait_for() {
-    local deadline=$((SECONDS + $2))
-    until eval "$1" >/dev/null 2>&1; do
-        [ $SECONDS -ge $deadline ] && return 1
-        sleep 0.2
-    done
-}
-
 # --- the package file ----------------------------------------------------------------------------
 echo "==> $deb"
 version="$(dpkg-deb -f "$deb" Version)"
