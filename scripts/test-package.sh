@@ -319,7 +319,12 @@ check "after the upgrade: the operator's change and the database kept" \
 echo "==> dpkg -r"
 check "dpkg -r" quietly "$work/dpkg-r.log" dpkg -r servreg
 check "dpkg: deinstall ok config-files" test "$(installed_status)" = "deinstall ok config-files"
-check "removed: /usr/bin/servreg and the unit" test ! -e /usr/bin/servreg -a ! -e "$unit"
+left=""
+for path in $(dpkg-deb --fsys-tarfile "$deb" | tar -t | sed -n 's|^\.\(/.*[^/]\)$|\1|p'); do
+    case $path in "$default_file" | /etc/logrotate.d/servreg) continue ;; esac
+    [ ! -e "$path" ] || left="$left $path"
+done
+check "removed: every file of the package but the conffiles${left:+ (left:$left)}" test -z "$left"
 check "kept: $default_file, with the operator's change" grep -qx 'SERVREG_PORT=0' "$default_file"
 check "kept: $state_dir/servreg.db" test -f "$state_dir/servreg.db"
 check "kept: the servreg user" quietly "$work/getent" getent passwd servreg
