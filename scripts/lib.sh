@@ -39,6 +39,15 @@ build_servreg() {
     cmake --build "$dir" -j "$(nproc)"
 }
 
+# Polls `$1` (a shell command) every 0.2 s for up to $2 seconds.
+wait_for() {
+    local deadline=$((SECONDS + $2))
+    until eval "$1" >/dev/null 2>&1; do
+        [ $SECONDS -ge $deadline ] && return 1
+        sleep 0.2
+    done
+}
+
 # What the client tests need: Debian's Python clients, and npm's jayson (pinned by
 # tests/clients/package-lock.json) on Debian's Node.js unless a Node.js with npm is already
 # installed (Debian's npm package conflicts with other Node.js distributions).

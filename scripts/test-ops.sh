@@ -36,15 +36,6 @@ free_port() {
     /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 
-# Polls `$1` (a shell command) every 0.2 s for up to $2 seconds.
-wait_for() {
-    local deadline=$((SECONDS + $2))
-    until eval "$1" >/dev/null 2>&1; do
-        [ $SECONDS -ge $deadline ] && return 1
-        sleep 0.2
-    done
-}
-
 # --- a daemon with a few calls made -----------------------------------------------------------
 
 # A short --ttl, so that a service pinged once is dead by the time the alert rules run.

@@ -19,6 +19,9 @@ bash "$SERVREG_ROOT/scripts/test-ops.sh" "$build_dir/servreg"
 # Several servreg processes on throwaway PostgreSQL and MariaDB servers, with outages.
 bash "$SERVREG_ROOT/scripts/test-databases.sh" "$build_dir"
 
+# The Debian package: built, checked by lintian, installed, started as its unit would, purged.
+bash "$SERVREG_ROOT/scripts/test-package.sh"
+
 # The benchmark's smoke run (bench/run.sh --smoke, on the binary just built rather than a
 # second Release build): it keeps the benchmark working and never judges speed.
 ensure_packages wrk nginx-light etcd-server etcd-client python3-matplotlib
