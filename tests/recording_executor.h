@@ -15,10 +15,10 @@ namespace servreg::test {
 class recording_executor final : public servreg::registry::executor {
 public:
     void post(task t) const override {
-        {
-            std::lock_guard lock(mutex_);
-            tasks_.push_back(std::move(t));
-        }
+        // Notified under the lock: a test that sees the task may end, and destroy this
+        // executor, only once the posting thread is done with it.
+        std::lock_guard lock(mutex_);
+        tasks_.push_back(std::move(t));
         posted_.notify_all();
     }
 
