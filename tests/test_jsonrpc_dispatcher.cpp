@@ -335,6 +335,9 @@ TEST_F(Dispatcher, FlatPathRepliesAsTheDocumentPathDoes) {
         R"({"jsonrpc":"2.0","method":"ping","params":{"name":"a","host":"h"},"id":13})",
         R"({"jsonrpc":"2.0","method":"ping","params":{"name":"a","host":"h","port":1,"x":1},"id":14})",
         R"({"jsonrpc":"2.0","method":"ping","params":{"name":"a","name":"b","host":"h","port":1},"id":15})",
+        // Two unexpected names, the later one first in byte order (found by the fuzzer).
+        R"({"jsonrpc":"2.0","method":"ping","params":{"namree":"b","ho/t":"h","port":1},"id":2})",
+        R"({"jsonrpc":"2.0","method":"ping","params":{"z":1,"a":2,"name":"n","host":"h"},"id":3})",
         R"({"jsonrpc":"2.0","method":"ping","params":{"name":"","host":"h","port":1},"id":16})",
         R"({"jsonrpc":"2.0","method":"ping","params":{"name":"a b","host":"h","port":1},"id":17})",
         R"({"jsonrpc":"2.0","method":"ping","params":{"name":"a","host":"","port":1},"id":18})",

@@ -25,18 +25,24 @@ std::optional<std::string> bind(const param_list& params, const std::array<param
         }
         for (std::size_t i = 0; i < params.values.size(); ++i) out[i] = &params.values[i];
     } else {
+        // Of several unexpected names, the first in byte order is named, whatever order the
+        // request gave them in: the document path sees an object's members sorted by name.
+        std::optional<std::string_view> unexpected;
         for (std::size_t k = 0; k < params.values.size(); ++k) {
             const std::string_view key = params.names[k];
             std::size_t i = 0;
             while (i < N && specs[i].name != key) ++i;
-            if (i == N) {
-                std::string known;
-                for (const auto& s : specs)
-                    known += (known.empty() ? "" : ", ") + std::string(s.name);
-                return "unexpected parameter '" + std::string(key) + "'" +
-                       (N == 0 ? std::string(": this method takes none") : "; expected: " + known);
+            if (i < N) {
+                out[i] = &params.values[k];
+            } else if (!unexpected || key < *unexpected) {
+                unexpected = key;
             }
-            out[i] = &params.values[k];
+        }
+        if (unexpected) {
+            std::string known;
+            for (const auto& s : specs) known += (known.empty() ? "" : ", ") + std::string(s.name);
+            return "unexpected parameter '" + std::string(*unexpected) + "'" +
+                   (N == 0 ? std::string(": this method takes none") : "; expected: " + known);
         }
     }
     for (std::size_t i = 0; i < N; ++i) {
