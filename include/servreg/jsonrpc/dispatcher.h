@@ -38,8 +38,9 @@ struct settings {
     reply_style style = reply_style::compatible;
     std::size_t batch_limit = 1000;
     std::size_t max_depth = 64;  // JSON nesting, deeper is refused before parsing
-    // ping and locate_service in their common shape are read without a JSON document; off,
-    // every body goes through nlohmann/json (the replies are the same either way).
+    // A call in the shape every client sends (ping and locate_service above all) is read
+    // without a JSON document; off, every body goes through nlohmann/json (the replies are the
+    // same either way).
     bool flat_path = true;
     // get_service_specs reports these.
     std::string host;

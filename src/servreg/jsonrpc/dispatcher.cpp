@@ -4,9 +4,7 @@
 
 #include <spdlog/spdlog.h>
 
-#include <algorithm>
 #include <array>
-#include <charconv>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <vector>
@@ -233,8 +231,8 @@ struct dispatcher::impl {
         }
     }
 
-    // A call read by read_flat_request() (ping and locate_service in the shape every client
-    // sends) goes to the same method entries as a document: only its params are read in
+    // A call read by read_flat_request() (ping and locate_service above all, in the shape every
+    // client sends) goes to the same method entries as a document: only its params are read in
     // place. False, with `done` untouched, leaves the body to the document path.
     bool run_flat(const detail::flat_request& call, const request_context& ctx,
                   dispatcher::done_fn& done) const {

@@ -1,7 +1,7 @@
 // The common shape of a JSON-RPC call, read without building a JSON document: one object
 // with "jsonrpc", "method", "id" and "params", whose values are strings of printable ASCII
 // without escapes and integers. A heartbeat and a lookup look like that; anything else is
-// left to the document path (nlohmann/json), which also explains every refusal.
+// left to the document path (nlohmann/json), which also explains every malformed request.
 #pragma once
 
 #include <array>

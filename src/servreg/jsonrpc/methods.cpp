@@ -2,15 +2,11 @@
 // and serialization of results straight to text (locate_service is the hot path).
 #include "servreg/jsonrpc/methods.h"
 
-#include <array>
-#include <charconv>
 #include <cstdint>
 #include <ctime>
-#include <initializer_list>
 
 #include "servreg/registry/glob.h"
 #include "servreg/registry/service.h"
-#include "servreg/registry/validation.h"
 
 namespace servreg::jsonrpc::detail {
 namespace {
