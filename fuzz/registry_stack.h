@@ -27,7 +27,7 @@
 
 namespace servreg::fuzz {
 
-using instance_key = std::tuple<std::string, std::string, std::uint16_t>;  // name, host, port
+using instance_key = std::tuple<std::string, std::string, std::string, std::uint16_t>;  // name, url, host, port
 
 class memory_store final : public storage::store {
 public:
@@ -44,7 +44,7 @@ public:
         existed.assign(ops.size(), false);
         for (std::size_t i = 0; i < ops.size(); ++i) {
             const auto& op = ops[i];
-            auto key = std::make_pair(op.host, op.port);
+            const auto& key = op.url;
             if (op.kind == storage::write_op::kind_t::unregister) {
                 existed[i] = rows_.erase(key) > 0;
                 continue;
@@ -53,6 +53,7 @@ public:
             auto& row = it->second;
             if (inserted || row.name != op.name) {
                 row = {op.name, op.host, op.port, op.now_ms, op.now_ms};
+                row.url = op.url;
             } else {
                 row.last_seen_ms = op.now_ms;
             }
@@ -77,7 +78,7 @@ public:
     std::vector<instance_key> keys() const {
         std::lock_guard lock(mutex_);
         std::vector<instance_key> out;
-        for (const auto& [key, row] : rows_) out.emplace_back(row.name, row.host, row.port);
+        for (const auto& [key, row] : rows_) out.emplace_back(row.name, row.url, row.host, row.port);
         std::sort(out.begin(), out.end());
         return out;
     }
@@ -86,7 +87,7 @@ public:
 
 private:
     mutable std::mutex mutex_;
-    std::map<std::pair<std::string, std::uint16_t>, storage::instance_row> rows_;
+    std::map<std::string, storage::instance_row> rows_;  // by URL
 };
 
 class fixed_clock final : public registry::clock {
@@ -127,7 +128,7 @@ struct registry_stack {
     std::vector<instance_key> indexed() const {
         std::vector<instance_key> out;
         for (auto& row : index.list(registry::glob("*"))) {
-            out.emplace_back(row.name, row.host, row.port);
+            out.emplace_back(row.name, row.url, row.host, row.port);
         }
         std::sort(out.begin(), out.end());
         return out;

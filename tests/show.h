@@ -12,7 +12,9 @@ namespace servreg::test {
 
 inline std::string show(const std::vector<registry::endpoint>& endpoints) {
     std::string out = "[";
-    for (const auto& e : endpoints) out += " " + e.host + ":" + std::to_string(e.port);
+    for (const auto& e : endpoints) {
+        out += " " + (e.url.empty() ? e.host + ":" + std::to_string(e.port) : e.url);
+    }
     return out + " ]";
 }
 
@@ -30,8 +32,7 @@ inline std::string show(const std::vector<storage::instance_row>& rows) {
 inline std::string show(const storage::changes& c) {
     std::string out = "rows: " + show(c.rows) + " tombstones: [";
     for (const auto& t : c.tombstones) {
-        out += " {" + t.host + ":" + std::to_string(t.port) + " " +
-               std::to_string(t.deleted_at_ms) + "}";
+        out += " {" + t.url + " " + std::to_string(t.deleted_at_ms) + "}";
     }
     return out + " ]";
 }

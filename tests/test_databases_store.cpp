@@ -43,9 +43,9 @@ std::vector<bool> apply(storage::store& db, std::vector<write_op> ops) {
     return existed;
 }
 
-std::vector<std::tuple<std::string, int, long long>> sorted_tombstones(const changes& c) {
-    std::vector<std::tuple<std::string, int, long long>> out;
-    for (const auto& t : c.tombstones) out.emplace_back(t.host, t.port, t.deleted_at_ms);
+std::vector<std::tuple<std::string, long long>> sorted_tombstones(const changes& c) {
+    std::vector<std::tuple<std::string, long long>> out;
+    for (const auto& t : c.tombstones) out.emplace_back(t.url, t.deleted_at_ms);
     std::ranges::sort(out);
     return out;
 }
@@ -69,13 +69,13 @@ TEST_P(DatabaseStore, UnregisterLeavesATombstoneNoEarlierThanTheRowsLastSeen) {
     EXPECT_EQ(existed, (std::vector<bool>{true, true, false}));
     const auto c = db->changes_since(0);
     EXPECT_TRUE(c.rows.empty()) << show(c);
-    EXPECT_EQ(sorted_tombstones(c), (std::vector<std::tuple<std::string, int, long long>>{
-                                        {"h1", 1, 1000}, {"h2", 2, 2000}}))
+    EXPECT_EQ(sorted_tombstones(c), (std::vector<std::tuple<std::string, long long>>{
+                                        {url_at("h1", 1), 1000}, {url_at("h2", 2), 2000}}))
         << show(c);
     // Deleted again later: the tombstone moves on.
     apply(*db, {ping("a", "h1", 1, 3000), unregister("h1", 1, 3500)});
     EXPECT_EQ(sorted_tombstones(db->changes_since(2500)),
-              (std::vector<std::tuple<std::string, int, long long>>{{"h1", 1, 3500}}));
+              (std::vector<std::tuple<std::string, long long>>{{url_at("h1", 1), 3500}}));
 }
 
 TEST_P(DatabaseStore, ChangesSinceReturnsWhatWasSeenAndDeletedFromThen) {
@@ -91,7 +91,7 @@ TEST_P(DatabaseStore, ChangesSinceReturnsWhatWasSeenAndDeletedFromThen) {
     EXPECT_EQ(c.rows[1].name, "c") << show(c);
     EXPECT_EQ(c.rows[1].last_seen_ms, 300) << show(c);
     EXPECT_EQ(sorted_tombstones(c),
-              (std::vector<std::tuple<std::string, int, long long>>{{"h", 4, 260}}));
+              (std::vector<std::tuple<std::string, long long>>{{url_at("h", 4), 260}}));
     c = db->changes_since(301);
     EXPECT_TRUE(c.rows.empty() && c.tombstones.empty()) << show(c);
 }
@@ -104,14 +104,13 @@ TEST_P(DatabaseStore, PruneLeavesTombstonesAndForgetsOldOnes) {
     {
         auto sql = connect(url);
         long long old = now - storage::tombstone_retention.count() - 1000;
-        sql << "INSERT INTO servreg_tombstones (host, port, deleted_at) VALUES ('old', 9, :at)",
+        sql << "INSERT INTO servreg_tombstones (url, deleted_at) VALUES ('http://old:9/api', :at)",
             soci::use(old);
     }
     EXPECT_EQ(db->prune(now - 60'000), 1u);
     const auto c = db->changes_since(0);
     ASSERT_EQ(c.tombstones.size(), 1u) << "the old tombstone should be gone " << show(c);
-    EXPECT_EQ(c.tombstones[0].host, "h") << show(c);
-    EXPECT_EQ(c.tombstones[0].port, 1) << show(c);
+    EXPECT_EQ(c.tombstones[0].url, url_at("h", 1)) << show(c);
     EXPECT_GE(c.tombstones[0].deleted_at_ms, now) << show(c);
     ASSERT_EQ(c.rows.size(), 1u) << show(c);
     EXPECT_EQ(c.rows[0].name, "alive") << show(c);
@@ -135,7 +134,7 @@ TEST_P(DatabaseStore, UpgradesVersion1InPlaceKeepingTheRows) {
                                   std::int64_t{10}, std::int64_t{20}));
         EXPECT_EQ(apply(*db, {unregister("h", 80, 30)}), std::vector<bool>{true});
         EXPECT_EQ(sorted_tombstones(db->changes_since(0)),
-                  (std::vector<std::tuple<std::string, int, long long>>{{"h", 80, 30}}));
+                  (std::vector<std::tuple<std::string, long long>>{{url_at("h", 80), 30}}));
     }
     EXPECT_EQ(schema_versions(url), std::vector<int>{storage::schema_version});
     // Opening again changes nothing.
@@ -267,7 +266,7 @@ TEST_P(DatabaseStore, PollerDeliversWhatAnotherConnectionCommits) {
     std::unique_lock lock(mutex);
     const bool delivered = changed.wait_for(lock, 2s, [&] {
         return std::ranges::any_of(seen.rows, [](const auto& r) { return r.name == "polled"; }) &&
-               std::ranges::any_of(seen.tombstones, [](const auto& t) { return t.port == 2; });
+               std::ranges::any_of(seen.tombstones, [](const auto& t) { return t.url == url_at("h", 2); });
     });
     EXPECT_TRUE(delivered) << show(seen);
     EXPECT_GE(last_since, loaded_at - 1000);

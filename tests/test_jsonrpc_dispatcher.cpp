@@ -165,8 +165,9 @@ TEST_F(Dispatcher, InvalidParamsSayWhich) {
     for (const auto& t : std::vector<tc>{
              {R"({"name":"a","host":"h"})", "port"},
              {R"({"name":"a","host":"h","port":1,"x":1})", "x"},
-             {R"(["a","h"])", "port"},
-             {R"(["a","h",1,2])", "at most 3"},
+             {R"(["a","h"])", "url"},  // [name, url]
+             {R"(["a","h",1,2])", "meta"},
+             {R"(["a","h",1,{},5])", "at most 4"},
              {R"({"name":"","host":"h","port":1})", "name"},
              {R"({"name":"a","host":"h h","port":1})", "host"},
              {R"({"name":"a","host":"h","port":0})", "port"},

@@ -1,4 +1,4 @@
-// Tests of the index's endpoint table on its own: lookups through growth, and backward-shift
+// Tests of the index's URL table on its own: lookups through growth, and backward-shift
 // deletion keeping every probe run reachable, with hashes chosen to collide.
 #include <gtest/gtest.h>
 
@@ -13,16 +13,19 @@
 
 namespace {
 
-using servreg::registry::detail::endpoint_hash;
+using servreg::registry::detail::url_hash;
 using servreg::registry::detail::endpoint_table;
 using servreg::registry::detail::no_slot;
 using servreg::registry::detail::slot_id;
 
 struct fake_instance {
-    std::string host;
-    std::uint16_t port = 0;
+    std::string url;
     std::uint32_t hash = 0;
 };
+
+std::string url_of(const std::string& host, std::uint16_t port) {
+    return "http://" + host + ":" + std::to_string(port) + "/api";
+}
 
 // What the table reads through `slots.slot(s)`: here a plain vector, slot id = position.
 struct fake_slots {
@@ -31,7 +34,7 @@ struct fake_slots {
 
     slot_id add(endpoint_table& table, std::string host, std::uint16_t port, std::uint32_t hash) {
         table.reserve_one(*this, live);
-        instances.push_back({std::move(host), port, hash});
+        instances.push_back({url_of(host, port), hash});
         const auto s = static_cast<slot_id>(instances.size() - 1);
         table.insert(*this, s);
         ++live;
@@ -46,14 +49,14 @@ struct fake_slots {
 
 std::string describe(const fake_instance& i) {
     std::ostringstream out;
-    out << i.host << ':' << i.port << " (hash " << i.hash << ')';
+    out << i.url << " (hash " << i.hash << ')';
     return out.str();
 }
 
 TEST(EndpointTable, EmptyTableFindsNothing) {
     const endpoint_table table;
     const fake_slots slots;
-    EXPECT_EQ(table.find(slots, "a", 1, endpoint_hash("a", 1)), no_slot);
+    EXPECT_EQ(table.find(slots, "a", url_hash("a")), no_slot);
 }
 
 TEST(EndpointTable, FindsEveryEndpointThroughGrowthAndNotOthers) {
@@ -62,16 +65,16 @@ TEST(EndpointTable, FindsEveryEndpointThroughGrowthAndNotOthers) {
     for (int i = 0; i < 1000; ++i) {
         const std::string host = "10.0." + std::to_string(i / 256) + "." + std::to_string(i % 256);
         const auto port = static_cast<std::uint16_t>(8000 + i % 7);
-        slots.add(table, host, port, endpoint_hash(host, port));
+        slots.add(table, host, port, url_hash(url_of(host, port)));
     }
     EXPECT_GE(table.capacity(), 2 * slots.live) << "the table must stay at most half full";
     for (slot_id s = 0; s < slots.instances.size(); ++s) {
         const auto& i = slots.instances[s];
-        EXPECT_EQ(table.find(slots, i.host, i.port, i.hash), s) << describe(i);
-        // Same host, another port: a different endpoint.
-        const auto other = static_cast<std::uint16_t>(i.port + 100);
-        EXPECT_EQ(table.find(slots, i.host, other, endpoint_hash(i.host, other)), no_slot)
-            << describe(i) << " looked up on port " << other;
+        EXPECT_EQ(table.find(slots, i.url, i.hash), s) << describe(i);
+        // Another URL of the same host and port: a different instance.
+        const std::string other = i.url + "/v2";
+        EXPECT_EQ(table.find(slots, other, url_hash(other)), no_slot)
+            << describe(i) << " looked up as " << other;
     }
 }
 
@@ -97,17 +100,20 @@ TEST(EndpointTable, ErasingFromCollidingRunsKeepsTheRestFindable) {
         erased[gone] = true;
         for (slot_id s = 0; s < count; ++s) {
             const auto& i = slots.instances[s];
-            EXPECT_EQ(table.find(slots, i.host, i.port, i.hash), erased[s] ? no_slot : s)
+            EXPECT_EQ(table.find(slots, i.url, i.hash), erased[s] ? no_slot : s)
                 << describe(i) << " after erasing " << describe(slots.instances[gone]);
         }
     }
 }
 
 TEST(EndpointTable, HashMixesThePortIntoTheLowBits) {
-    // The table indexes by the low bits: ports one apart must not share them all.
+    // The table indexes by the low bits: URLs of ports one apart must not share them all.
     int same_home = 0;
     for (std::uint16_t port = 1; port < 1000; ++port) {
-        if ((endpoint_hash("h", port) & 63) == (endpoint_hash("h", port + 1) & 63)) ++same_home;
+        const auto next = static_cast<std::uint16_t>(port + 1);
+        if ((url_hash(url_of("h", port)) & 63) == (url_hash(url_of("h", next)) & 63)) {
+            ++same_home;
+        }
     }
     EXPECT_LT(same_home, 100) << "of 999 neighbouring ports, share a home in a 64-entry table";
 }

@@ -20,6 +20,7 @@
 #include "servreg/registry/glob.h"
 #include "servreg/registry/index.h"
 #include "show.h"
+#include "write_ops.h"
 
 namespace {
 
@@ -29,6 +30,7 @@ using servreg::registry::index;
 using servreg::storage::instance_row;
 
 using servreg::test::show;
+using servreg::test::url_at;
 
 std::vector<std::tuple<std::string, std::string, int>> keys(const std::vector<instance_row>& rows) {
     std::vector<std::tuple<std::string, std::string, int>> out;
@@ -153,15 +155,15 @@ TEST(Index, UnregisterRemovesTheEndpointOnce) {
     idx.apply_ping("svc", "h", 1, 100);
     idx.apply_ping("svc", "h", 2, 100);
     const auto before = idx.generation();
-    EXPECT_TRUE(idx.apply_unregister("h", 1));
+    EXPECT_TRUE(idx.apply_unregister(url_at("h", 1)));
     EXPECT_GT(idx.generation(), before);
     const auto after = idx.generation();
-    EXPECT_FALSE(idx.apply_unregister("h", 1));
-    EXPECT_FALSE(idx.apply_unregister("h", 3));
-    EXPECT_FALSE(idx.apply_unregister("H", 2));  // hosts compare exactly
+    EXPECT_FALSE(idx.apply_unregister(url_at("h", 1)));
+    EXPECT_FALSE(idx.apply_unregister(url_at("h", 3)));
+    EXPECT_FALSE(idx.apply_unregister(url_at("H", 2)));  // hosts compare exactly
     EXPECT_EQ(idx.generation(), after) << "nothing removed, nothing changed";
     EXPECT_EQ(idx.locate(glob("svc"), everything), (std::vector<endpoint>{{"h", 2}}));
-    EXPECT_TRUE(idx.apply_unregister("h", 2));
+    EXPECT_TRUE(idx.apply_unregister(url_at("h", 2)));
     EXPECT_EQ(idx.size(), 0u);
     EXPECT_TRUE(idx.list(glob("*")).empty()) << show(idx.list(glob("*")));
     // The slot is reused cleanly.
@@ -186,8 +188,8 @@ TEST(Index, PruneForgetsInstancesLastSeenBeforeTheCutoff) {
     const auto unchanged = idx.generation();
     EXPECT_EQ(idx.prune(100), 0u);
     EXPECT_EQ(idx.generation(), unchanged) << "a prune that removed nothing changes nothing";
-    EXPECT_FALSE(idx.apply_unregister("h", 1)) << "pruned endpoints are really gone";
-    EXPECT_TRUE(idx.apply_unregister("h", 2));
+    EXPECT_FALSE(idx.apply_unregister(url_at("h", 1))) << "pruned endpoints are really gone";
+    EXPECT_TRUE(idx.apply_unregister(url_at("h", 2)));
 }
 
 TEST(Index, CountsAliveAndDead) {
@@ -199,7 +201,7 @@ TEST(Index, CountsAliveAndDead) {
     auto c = idx.count(20);
     EXPECT_EQ(c.alive, 2u);
     EXPECT_EQ(c.dead, 1u);
-    idx.apply_unregister("h", 3);
+    idx.apply_unregister(url_at("h", 3));
     c = idx.count(20);
     EXPECT_EQ(c.alive, 1u);
     EXPECT_EQ(c.dead, 1u);
@@ -221,7 +223,7 @@ TEST(Index, ResetReplacesEverything) {
     EXPECT_EQ(idx.size(), 4u);
     EXPECT_EQ(show(idx.list(glob("*"))),
               "[ {dup2 h4:1 14 24} {svc h1:1 11 21} {svc h2:1 10 20} {web h3:1 12 22} ]");
-    EXPECT_FALSE(idx.apply_unregister("x", 9));
+    EXPECT_FALSE(idx.apply_unregister(url_at("x", 9)));
     // The index keeps working normally after a reset.
     idx.apply_ping("svc", "h0", 1, 30);
     idx.apply_ping("web", "h1", 1, 30);  // a move out of a reset-built name
@@ -276,7 +278,7 @@ TEST(Index, AgreesWithAPlainModelUnderRandomOperations) {
             }
         } else if (op < 95) {
             const bool existed = model.erase({host, port}) > 0;
-            ASSERT_EQ(idx.apply_unregister(host, static_cast<std::uint16_t>(port)), existed)
+            ASSERT_EQ(idx.apply_unregister(url_at(host, static_cast<std::uint16_t>(port))), existed)
                 << "step " << step << " unregister " << host << ':' << port;
         } else {
             const std::int64_t cutoff = now - 50;
@@ -324,7 +326,7 @@ TEST(Index, RememberedScansSeeNewAndRemovedNamesAndExpiry) {
     EXPECT_EQ(show(idx.locate(pattern, 0)), "[ 10.0.0.2:7 10.0.0.1:1042 ]")
         << "a new name that matches must appear";
 
-    EXPECT_TRUE(idx.apply_unregister("10.0.0.2", 7));
+    EXPECT_TRUE(idx.apply_unregister(url_at("10.0.0.2", 7)));
     EXPECT_EQ(show(idx.locate(pattern, 0)), "[ 10.0.0.1:1042 ]") << "a removed name must disappear";
 
     idx.apply_ping("svc.9.x", "10.0.0.1", 1042, 160);
@@ -365,7 +367,7 @@ TEST(Index, RememberedScansAgreeWithAPlainModelUnderRandomOperations) {
             model[{host, port}] = {name, now};
         } else if (op < 98) {
             const bool existed = model.erase({host, port}) > 0;
-            ASSERT_EQ(idx.apply_unregister(host, static_cast<std::uint16_t>(port)), existed);
+            ASSERT_EQ(idx.apply_unregister(url_at(host, static_cast<std::uint16_t>(port))), existed);
         } else {
             const std::int64_t cutoff = now - 100;
             std::erase_if(model, [&](const auto& entry) { return entry.second.second < cutoff; });
@@ -405,14 +407,14 @@ TEST(Index, ManyEndpointsSurviveGrowthAndDeletion) {
     std::shuffle(order.begin(), order.end(), std::mt19937(7));
     for (int i : order) {
         if (i % 2 == 0) {
-            ASSERT_TRUE(idx.apply_unregister("10.0." + std::to_string(i / 250),
-                                             static_cast<std::uint16_t>(1 + i % 250)))
+            ASSERT_TRUE(idx.apply_unregister(url_at("10.0." + std::to_string(i / 250),
+                                                    static_cast<std::uint16_t>(1 + i % 250))))
                 << "i=" << i;
         }
     }
     for (int i = 0; i < n; ++i) {
-        EXPECT_EQ(idx.apply_unregister("10.0." + std::to_string(i / 250),
-                                       static_cast<std::uint16_t>(1 + i % 250)),
+        EXPECT_EQ(idx.apply_unregister(url_at("10.0." + std::to_string(i / 250),
+                                              static_cast<std::uint16_t>(1 + i % 250))),
                   i % 2 == 1)
             << "i=" << i;
     }
@@ -440,7 +442,7 @@ TEST(Index, ConcurrentReadersAndWritersStayConsistent) {
                 if (op < 7) {
                     idx.apply_ping(op < 5 ? "svc.a" : "svc.b", host, port, ++now);
                 } else {
-                    idx.apply_unregister(host, port);
+                    idx.apply_unregister(url_at(host, port));
                 }
             }
             // Leave a known final state: every port of this host alive under svc.a.

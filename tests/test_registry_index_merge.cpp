@@ -11,6 +11,7 @@
 #include "servreg/registry/glob.h"
 #include "servreg/registry/index.h"
 #include "show.h"
+#include "write_ops.h"
 
 namespace {
 
@@ -23,6 +24,7 @@ using servreg::storage::tombstone_row;
 constexpr std::int64_t everything = std::numeric_limits<std::int64_t>::min();
 
 using servreg::test::show;
+using servreg::test::url_at;
 
 // Every instance as "name host:port first last", in index order.
 std::string contents(const index& idx) {
@@ -79,7 +81,7 @@ TEST(IndexMerge, TombstoneRemovesAnInstanceNotSeenSince) {
     idx.track_deletions(true);
     idx.apply_ping("a", "h", 1, 100);
     idx.apply_ping("a", "h", 2, 100);
-    auto stats = idx.merge(tombstones({{"h", 1, 100}, {"h", 3, 50}}), everything);
+    auto stats = idx.merge(tombstones({{url_at("h", 1), 100}, {url_at("h", 3), 50}}), everything);
     EXPECT_EQ(contents(idx), "[ {a h:2 100 100} ]") << "deleted_at equal to last_seen removes";
     EXPECT_EQ(stats.removed, 1u);
 }
@@ -88,7 +90,7 @@ TEST(IndexMerge, TombstoneSparesAnInstanceSeenAfterTheDeletion) {
     index idx;
     idx.track_deletions(true);
     idx.apply_ping("a", "h", 1, 300);
-    idx.merge(tombstones({{"h", 1, 299}}), everything);
+    idx.merge(tombstones({{url_at("h", 1), 299}}), everything);
     EXPECT_EQ(contents(idx), "[ {a h:1 300 300} ]");
 }
 
@@ -98,10 +100,10 @@ TEST(IndexMerge, RowInTheSameChangeSetAsItsTombstoneWins) {
     index idx;
     idx.track_deletions(true);
     idx.apply_ping("a", "h", 1, 100);
-    idx.merge({.rows = {{"b", "h", 1, 150, 150}}, .tombstones = {{"h", 1, 200}}}, everything);
+    idx.merge({.rows = {{"b", "h", 1, 150, 150}}, .tombstones = {{url_at("h", 1), 200}}}, everything);
     EXPECT_EQ(contents(idx), "[ {b h:1 150 150} ]");
     // And again in the next poll, which reads both once more.
-    idx.merge({.rows = {{"b", "h", 1, 150, 150}}, .tombstones = {{"h", 1, 200}}}, everything);
+    idx.merge({.rows = {{"b", "h", 1, 150, 150}}, .tombstones = {{url_at("h", 1), 200}}}, everything);
     EXPECT_EQ(contents(idx), "[ {b h:1 150 150} ]");
 }
 
@@ -110,7 +112,7 @@ TEST(IndexMerge, RowReadBeforeALocalUnregisterDoesNotBringItBack) {
     idx.track_deletions(true);
     idx.apply_ping("a", "h", 1, 100);
     // A poll reads the row, then this process unregisters the endpoint, then the poll merges.
-    ASSERT_TRUE(idx.apply_unregister("h", 1, 90));
+    ASSERT_TRUE(idx.apply_unregister(url_at("h", 1), 90));
     idx.merge(rows({{"a", "h", 1, 100, 100}}), everything);
     EXPECT_EQ(contents(idx), "[ ]") << "the deletion counts from the instance's last_seen";
     // A ping after the deletion does come back.
@@ -121,7 +123,7 @@ TEST(IndexMerge, RowReadBeforeALocalUnregisterDoesNotBringItBack) {
 TEST(IndexMerge, RowReadBeforeARemoteDeletionDoesNotBringItBack) {
     index idx;
     idx.track_deletions(true);
-    idx.merge(tombstones({{"h", 1, 500}}), everything);
+    idx.merge(tombstones({{url_at("h", 1), 500}}), everything);
     idx.merge(rows({{"a", "h", 1, 400, 480}}), everything);
     EXPECT_EQ(contents(idx), "[ ]");
 }
@@ -129,7 +131,7 @@ TEST(IndexMerge, RowReadBeforeARemoteDeletionDoesNotBringItBack) {
 TEST(IndexMerge, DeletionsAreForgottenOnceNoRowThatOldCanCome) {
     index idx;
     idx.track_deletions(true);
-    idx.merge(tombstones({{"h", 1, 500}}), everything);
+    idx.merge(tombstones({{url_at("h", 1), 500}}), everything);
     // The next change set reaches back to 600: the deletion at 500 is forgotten ...
     idx.merge(changes{}, 600);
     // ... which only matters for a row older than the poll's reach, that no poll returns, but
@@ -141,7 +143,7 @@ TEST(IndexMerge, DeletionsAreForgottenOnceNoRowThatOldCanCome) {
 TEST(IndexMerge, LocalPingAfterADeletionIsKept) {
     index idx;
     idx.track_deletions(true);
-    idx.merge(tombstones({{"h", 1, 500}}), everything);
+    idx.merge(tombstones({{url_at("h", 1), 500}}), everything);
     idx.apply_ping("a", "h", 1, 450);  // committed here after the remote delete
     idx.merge(rows({{"a", "h", 1, 450, 450}}), everything);
     EXPECT_EQ(contents(idx), "[ {a h:1 450 450} ]");
@@ -150,7 +152,7 @@ TEST(IndexMerge, LocalPingAfterADeletionIsKept) {
 TEST(IndexMerge, WithoutTrackingNothingIsRemembered) {
     index idx;
     idx.apply_ping("a", "h", 1, 100);
-    ASSERT_TRUE(idx.apply_unregister("h", 1, 200));
+    ASSERT_TRUE(idx.apply_unregister(url_at("h", 1), 200));
     idx.merge(rows({{"a", "h", 1, 100, 100}}), everything);
     EXPECT_EQ(contents(idx), "[ {a h:1 100 100} ]")
         << "a lone process keeps no deletions, and merges nothing in practice";

@@ -24,6 +24,7 @@
 #include "servreg/storage/store.h"
 #include "servreg/storage/writer.h"
 #include "show.h"
+#include "write_ops.h"
 
 namespace {
 
@@ -41,18 +42,18 @@ using servreg::test::manual_clock;
 // What the in-memory database holds; shared with the test, which the writer's store is not.
 struct database {
     std::mutex mutex;
-    std::map<std::pair<std::string, std::uint16_t>, instance_row> rows;
+    std::map<std::string, instance_row> rows;  // by URL
     std::atomic<bool> failing{false};
 
     std::optional<instance_row> row(const std::string& host, std::uint16_t port) {
         std::lock_guard lock(mutex);
-        const auto it = rows.find({host, port});
+        const auto it = rows.find(servreg::test::url_at(host, port));
         if (it == rows.end()) return std::nullopt;
         return it->second;
     }
 };
 
-// A store double: upserts and deletes keyed by (host, port) like the SQL one, all or nothing,
+// A store double: upserts and deletes keyed by URL like the SQL one, all or nothing,
 // and throws storage_error while the database is "down".
 class memory_store final : public servreg::storage::store {
 public:
@@ -72,14 +73,16 @@ public:
         existed.assign(ops.size(), false);
         for (std::size_t i = 0; i < ops.size(); ++i) {
             const auto& op = ops[i];
-            const std::pair key{op.host, op.port};
+            const std::string& key = op.url;
             if (op.kind == write_op::kind_t::unregister) {
                 existed[i] = db_->rows.erase(key) > 0;
                 continue;
             }
             auto it = db_->rows.find(key);
             if (it == db_->rows.end() || it->second.name != op.name) {
-                db_->rows[key] = {op.name, op.host, op.port, op.now_ms, op.now_ms};
+                instance_row row{op.name, op.host, op.port, op.now_ms, op.now_ms};
+                row.url = op.url;
+                db_->rows[key] = row;
             } else {
                 it->second.last_seen_ms = op.now_ms;
             }
@@ -265,7 +268,9 @@ TEST_F(ServiceTest, UnregisterBelievesTheDatabaseOverTheIndex) {
     // Another servreg sharing the database registered this one; this index never saw it.
     {
         std::lock_guard lock(db->mutex);
-        db->rows[{"elsewhere", 7}] = {"svc", "elsewhere", 7, start_ms, start_ms};
+        instance_row row{"svc", "elsewhere", 7, start_ms, start_ms};
+        row.url = servreg::test::url_at("elsewhere", 7);
+        db->rows[row.url] = row;
     }
     auto [error, existed] = unregister("elsewhere", 7);
     EXPECT_EQ(error, std::nullopt);

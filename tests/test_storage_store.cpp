@@ -85,7 +85,7 @@ std::string describe(const std::vector<write_op>& ops) {
         out += op.kind == write_op::kind_t::ping
                    ? "ping(" + op.name + "," + op.host + ":" + std::to_string(op.port) + "@" +
                          std::to_string(op.now_ms) + ") "
-                   : "unregister(" + op.host + ":" + std::to_string(op.port) + ") ";
+                   : "unregister(" + op.url + ") ";
     }
     return out;
 }
@@ -114,8 +114,9 @@ TEST(SociStore, CreatesSchemaWithOneVersionRow) {
     auto sql = inspect(path);
     std::vector<std::string> columns(16);
     sql << "SELECT name FROM pragma_table_info('servreg_services')", soci::into(columns);
-    EXPECT_EQ(columns,
-              (std::vector<std::string>{"name", "host", "port", "first_seen", "last_seen"}));
+    EXPECT_EQ(columns, (std::vector<std::string>{"url", "name", "host", "port", "url_form", "meta",
+                                                 "drained", "first_seen", "last_seen",
+                                                 "changed"}));
     int indexes = 0;
     sql << "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND "
            "name = 'servreg_services_name'",
@@ -238,15 +239,18 @@ TEST(SociStore, AReaderOfTheFileHoldsTheWalBackWithoutFailingWrites) {
                            << " frames after the reader left";
 }
 
-TEST(SociStore, PrimaryKeyIsHostAndPort) {
+TEST(SociStore, PrimaryKeyIsTheUrl) {
     temp_dir dir;
     const auto path = dir.file("reg.db");
     auto db = open_store(sqlite_file(path));
     auto sql = inspect(path);
-    sql << "INSERT INTO servreg_services VALUES ('a', 'h', 1, 1, 1)";
-    EXPECT_THROW(sql << "INSERT INTO servreg_services VALUES ('b', 'h', 1, 1, 1)",
+    sql << "INSERT INTO servreg_services VALUES ('http://h:1/api', 'a', 'h', 1, 0, NULL, 0, 1, 1, 1)";
+    EXPECT_THROW(sql << "INSERT INTO servreg_services VALUES "
+                        "('http://h:1/api', 'b', 'h', 1, 0, NULL, 0, 1, 1, 1)",
                  soci::soci_error);
-    EXPECT_NO_THROW(sql << "INSERT INTO servreg_services VALUES ('a', 'h', 2, 1, 1)");
+    EXPECT_NO_THROW(sql << "INSERT INTO servreg_services VALUES "
+                           "('http://h:1/v2', 'a', 'h', 1, 1, NULL, 0, 1, 1, 1)")
+        << "two URLs on one host and port are two instances";
 }
 
 TEST(SociStore, InMemoryDatabaseWorks) {
@@ -487,7 +491,7 @@ TEST(SociStore, BatchSeesRowsOfEarlierBatches) {
 // distinct ones (the 64-row statements).
 void check_random_batches(bool multi_row, int hosts, int max_batch, unsigned unregister_percent) {
     auto db = open_memory(multi_row);
-    std::map<std::pair<std::string, std::uint16_t>, instance_row> model;
+    std::map<std::string, instance_row> model;  // by URL
     std::mt19937 rng(20240611);
     std::int64_t now = 0;
     for (int round = 0; round < 30; ++round) {
@@ -505,7 +509,7 @@ void check_random_batches(bool multi_row, int hosts, int max_batch, unsigned unr
         std::vector<bool> expected_existed(ops.size(), false);
         for (std::size_t i = 0; i < ops.size(); ++i) {
             const auto& op = ops[i];
-            const auto key = std::make_pair(op.host, op.port);
+            const auto& key = op.url;
             if (op.kind == write_op::kind_t::unregister) {
                 expected_existed[i] = model.erase(key) > 0;
                 continue;

@@ -23,6 +23,7 @@ write_op make_op(write_op::kind_t kind, std::string name, std::string host, std:
     op.host = std::move(host);
     op.port = port;
     op.now_ms = now;
+    op.url = "http://" + op.host + ":" + std::to_string(port) + "/api";
     return op;
 }
 
@@ -65,9 +66,9 @@ TEST(WritePlan, EmptyBatchHasNoSteps) {
     expect_plan({}, {});
 }
 
-TEST(WritePlan, OrdersByPortThenHost) {
+TEST(WritePlan, OrdersByUrl) {
     expect_plan({ping("a", "h2", 2, 10), ping("b", "h1", 2, 11), ping("c", "h9", 1, 12)},
-                {{2, 12}, {1, 11}, {0, 10}});
+                {{1, 11}, {0, 10}, {2, 12}});
 }
 
 TEST(WritePlan, KeepsEachEndpointsOwnOrder) {

@@ -111,7 +111,8 @@ write_op ping(std::string name, std::uint16_t port) {
             .name = std::move(name),
             .host = "h",
             .port = port,
-            .now_ms = 1000};
+            .now_ms = 1000,
+            .url = "http://h:" + std::to_string(port) + "/api"};
 }
 
 // Collects completions, checking each write completes once.
@@ -237,7 +238,7 @@ TEST(Writer, DeliversExistedOfUnregister) {
     s.unregister_existed = true;
     outcomes out(1);
     writer w(std::make_unique<fake_store>(s), quiet_settings(), fixed_clock);
-    w.submit({.kind = write_op::kind_t::unregister, .name = {}, .host = "h", .port = 1},
+    w.submit({.kind = write_op::kind_t::unregister, .url = "http://h:1/api"},
              out.for_write(0));
     w.stop();
     EXPECT_TRUE(out.existed[0]);

@@ -1,5 +1,6 @@
-// The registry in memory: every known instance, ordered by name, host and port, so that
-// locate_service never touches the database and a literal prefix narrows the scan.
+// The registry in memory: every known instance, keyed by its URL and ordered by name, host,
+// port and URL, so that locate_service never touches the database and a literal prefix narrows
+// the scan.
 #pragma once
 
 #include <cstddef>
@@ -9,14 +10,19 @@
 #include <string_view>
 #include <vector>
 
+#include "servreg/registry/address.h"
 #include "servreg/registry/glob.h"
+#include "servreg/registry/metadata.h"
 #include "servreg/storage/store.h"
 
 namespace servreg::registry {
 
+// An instance as locate_service answers it: host and port, or its URL when its latest ping
+// gave one (then `url` is not empty).
 struct endpoint {
     std::string host;
     std::uint16_t port = 0;
+    std::string url;
     friend bool operator==(const endpoint&, const endpoint&) = default;
 };
 
@@ -31,16 +37,22 @@ public:
     // Replaces the whole content (start-up).
     void reset(std::vector<storage::instance_row> rows);
 
-    // A committed ping: inserts the instance, refreshes last_seen, or moves the endpoint to
-    // a new name (first_seen restarts then).
+    // A committed ping: inserts the instance, refreshes last_seen, or moves it to a new name
+    // (first_seen restarts then); records the form of the ping and its metadata (null: keeps
+    // what the instance has).
+    void apply_ping(std::string_view name, const address& at, const metadata* meta,
+                    std::int64_t now_ms);
+    // The same for a ping by host and port without metadata.
     void apply_ping(std::string_view name, std::string_view host, std::uint16_t port,
                     std::int64_t now_ms);
 
-    // A committed unregister. Returns whether the endpoint was known. The deletion is
+    // A committed unregister. Returns whether the instance was known. The deletion is
     // remembered as of deleted_at_ms (or the instance's last_seen, if later) until merge()
     // forgets it, so that a row another process read before the delete cannot bring it back.
-    bool apply_unregister(std::string_view host, std::uint16_t port,
-                          std::int64_t deleted_at_ms = 0);
+    bool apply_unregister(std::string_view url, std::int64_t deleted_at_ms = 0);
+
+    // A committed drain or undrain at changed_ms. Returns whether the instance was known.
+    bool apply_drain(std::string_view url, bool drained, std::int64_t changed_ms);
 
     // Changes other servreg processes committed to a shared database. A tombstone removes its
     // endpoint unless the index saw it after deleted_at (or the same change set holds a row for
@@ -61,11 +73,13 @@ public:
     // Forgets instances whose last_seen_ms < cutoff_ms.
     std::size_t prune(std::int64_t cutoff_ms);
 
-    // Instances with last_seen_ms >= alive_since_ms whose name matches, ordered by name,
-    // host, port.
-    std::vector<endpoint> locate(const glob& pattern, std::int64_t alive_since_ms) const;
+    // Undrained instances with last_seen_ms >= alive_since_ms whose name matches and whose
+    // metadata holds `filter` (null: any), ordered by name, host, port and URL.
+    std::vector<endpoint> locate(const glob& pattern, std::int64_t alive_since_ms,
+                                 const metadata* filter = nullptr) const;
 
-    // Every instance whose name matches, alive or not, ordered by name, host, port.
+    // Every instance whose name matches, alive or not, drained or not, ordered by name, host,
+    // port and URL; `meta` holds its metadata's JSON text, "{}" for none.
     std::vector<storage::instance_row> list(const glob& pattern) const;
 
     struct counts {
@@ -76,8 +90,9 @@ public:
 
     std::size_t size() const;
 
-    // Changes whenever an instance is added, moved or removed (not on a refresh of
-    // last_seen): lets a reader cache what it computed from the same generation.
+    // Changes whenever an instance is added, moved, removed, drained or undrained, or changes
+    // its metadata or the form of its pings (not on a refresh of last_seen): lets a reader
+    // cache what it computed from the same generation.
     std::uint64_t generation() const noexcept;
 
 private:

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <stdexcept>
 #include <string>
@@ -19,26 +20,32 @@ public:
     using std::runtime_error::runtime_error;
 };
 
-// One row of servreg_services. Times are milliseconds since the Unix epoch.
+// One row of servreg_services, keyed by its URL. Times are milliseconds since the Unix epoch.
 struct instance_row {
     std::string name;
-    std::string host;
+    std::string host;  // of the URL, or as the latest ping by host and port gave it
     std::uint16_t port = 0;
     std::int64_t first_seen_ms = 0;
     std::int64_t last_seen_ms = 0;
+    // The key. Empty only in rows made by hand: those are at http://host:port/api.
+    std::string url;
+    bool url_form = false;  // the latest ping gave the URL rather than host and port
+    bool drained = false;
+    std::string meta;  // a JSON object of strings (registry/metadata.h); empty: none
+    // The latest write of the row (a ping, drain or undrain): what other processes poll by.
+    std::int64_t changed_ms = 0;
 };
 
-// An endpoint deleted from servreg_services (unregister or prune), kept a while in
+// An instance deleted from servreg_services (unregister or prune), kept a while in
 // servreg_tombstones so that other servreg processes on the same database learn of it.
 struct tombstone_row {
-    std::string host;
-    std::uint16_t port = 0;
+    std::string url;
     std::int64_t deleted_at_ms = 0;  // at least the deleted row's last_seen_ms
 };
 
 // What changed since a point in time, for servreg processes sharing a database.
 struct changes {
-    std::vector<instance_row> rows;         // last_seen_ms >= since
+    std::vector<instance_row> rows;         // changed_ms >= since
     std::vector<tombstone_row> tombstones;  // deleted_at_ms >= since; read before the rows
 };
 
@@ -46,16 +53,22 @@ struct changes {
 // reload everything instead of catching up.
 inline constexpr std::chrono::milliseconds tombstone_retention{3'600'000};
 
-// A write to apply. A ping upserts the row keyed by (host, port); an unregister deletes it.
+// A write to apply, to the row keyed by `url`. A ping upserts it; an unregister deletes it;
+// a drain or undrain sets its drained flag.
 struct write_op {
-    enum class kind_t : std::uint8_t { ping, unregister };
+    enum class kind_t : std::uint8_t { ping, unregister, drain, undrain };
     kind_t kind = kind_t::ping;
     std::string name;  // ping only
-    std::string host;
-    std::uint16_t port = 0;
+    std::string host;  // ping only
+    std::uint16_t port = 0;  // ping only
     // A ping's last_seen; for an unregister, the deletion time its tombstone carries (raised to
-    // the deleted row's last_seen when that is later).
+    // the deleted row's last_seen when that is later); a drain's or undrain's time.
     std::int64_t now_ms = 0;
+    std::string url;
+    bool url_form = false;  // ping only
+    // Ping only: the metadata to store as JSON text (registry/metadata.h), or none to keep
+    // what is stored.
+    std::optional<std::string> meta;
 };
 
 // A SQL database holding the registry. Not thread-safe: one thread uses it at a time.
@@ -69,14 +82,14 @@ public:
     virtual std::vector<instance_row> load_all() = 0;
 
     // Applies `ops` in one transaction, all or nothing. On return, existed[i] tells for an
-    // unregister whether its row was there (unspecified for pings).
+    // unregister, drain or undrain whether its row was there (unspecified for pings).
     virtual void apply(std::span<const write_op> ops, std::vector<bool>& existed) = 0;
 
-    // Deletes rows whose last_seen_ms < cutoff_ms, leaving tombstones; returns how many. Also
+    // Deletes rows last written before cutoff_ms, leaving tombstones; returns how many. Also
     // forgets tombstones older than tombstone_retention.
     virtual std::size_t prune(std::int64_t cutoff_ms) = 0;
 
-    // Rows seen and endpoints deleted at or after since_ms (both bounded by an index). The
+    // Rows written and instances deleted at or after since_ms (both bounded by an index). The
     // default throws storage_error: a store that only one process uses need not implement it.
     virtual changes changes_since(std::int64_t since_ms);
 

@@ -20,7 +20,7 @@ namespace servreg::storage {
 // What became of one submitted write. `error` is empty on success.
 struct write_result {
     std::optional<std::string> error;  // the reason, fit for a client (no password, no SQL)
-    bool existed = false;              // unregister: the row was there
+    bool existed = false;              // unregister, drain, undrain: the row was there
 };
 
 struct writer_settings {

@@ -104,13 +104,15 @@ parsed_call inspect(const json& request) {
 }
 
 // A document's params as the binders read them (params.h). The views point into the
-// document, and into texts_ for integers, which are written out as JSON writes them.
+// document, into texts_ for integers, which are written out as JSON writes them, and into
+// members_ for the members of an object (a parameter such as meta).
 class json_params {
 public:
     explicit json_params(const json* params) {
         if (params == nullptr) return;
         list_.named = params->is_object();
         texts_.reserve(params->size());  // never reallocated: views point into it
+        members_.reserve(params->size());
         for (auto it = params->begin(); it != params->end(); ++it) {
             if (list_.named) names_.push_back(it.key());
             values_.push_back(view(*it));
@@ -132,13 +134,32 @@ private:
         if (v.is_boolean()) return {type::other, "a boolean"};
         if (v.is_null()) return {type::other, "null"};
         if (v.is_array()) return {type::other, "an array"};
-        return {type::other, "an object"};
+        // An object's members are strings or not; the binders need no more of them.
+        auto& members = members_.emplace_back();
+        members.reserve(v.size());
+        for (auto it = v.begin(); it != v.end(); ++it) {
+            const json& m = *it;
+            members.push_back({it.key(), m.is_string()
+                                             ? detail::param_value{type::string,
+                                                                   m.get_ref<const std::string&>()}
+                                             : detail::param_value{type::other, type_name(m)}});
+        }
+        return {type::object, "an object", members};
+    }
+
+    static std::string_view type_name(const json& v) {
+        if (v.is_number()) return "a number";
+        if (v.is_boolean()) return "a boolean";
+        if (v.is_null()) return "null";
+        if (v.is_array()) return "an array";
+        return "an object";
     }
 
     detail::param_list list_;
     std::vector<std::string_view> names_;
     std::vector<detail::param_value> values_;
     std::vector<std::string> texts_;
+    std::vector<std::vector<registry::param_member>> members_;
 };
 
 // The flat reader's params as the binders read them.

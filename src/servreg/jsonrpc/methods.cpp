@@ -69,31 +69,51 @@ void ping(const method_env& env, const call_info& call, outcome_fn& done) {
     if (!args) return done(invalid_params(std::move(args.error())));
     if (!call.write_allowed) return done(access_denied());
     env.svc.ping(
-        std::move(args->name), std::move(args->host), args->port,
+        std::move(args->name), std::move(args->at), std::move(args->meta),
         [done = std::move(done)](std::optional<std::string> error) {
             done(error ? storage_failure(std::move(*error)) : outcome::success("true"));
         },
         call.resume);
 }
 
-void unregister(const method_env& env, const call_info& call, outcome_fn& done) {
-    auto args = bind_unregister(call.params);
-    if (!args) return done(invalid_params(std::move(args.error())));
+// unregister, drain and undrain: a write to a known instance, answered whether it was known.
+template <class Write>
+void instance_write(const call_info& call, outcome_fn& done, Write write) {
+    auto at = bind_instance(call.params);
+    if (!at) return done(invalid_params(std::move(at.error())));
     if (!call.write_allowed) return done(access_denied());
-    env.svc.unregister(
-        std::move(args->host), args->port,
-        [done = std::move(done)](std::optional<std::string> error, bool existed) {
-            done(error ? storage_failure(std::move(*error))
-                       : outcome::success(existed ? "true" : "false"));
-        },
-        call.resume);
+    write(std::move(at->url),
+          [done = std::move(done)](std::optional<std::string> error, bool existed) {
+              done(error ? storage_failure(std::move(*error))
+                         : outcome::success(existed ? "true" : "false"));
+          });
+}
+
+void unregister(const method_env& env, const call_info& call, outcome_fn& done) {
+    instance_write(call, done, [&](std::string url, auto finish) {
+        env.svc.unregister(std::move(url), std::move(finish), call.resume);
+    });
+}
+
+void drain(const method_env& env, const call_info& call, outcome_fn& done) {
+    instance_write(call, done, [&](std::string url, auto finish) {
+        env.svc.drain(std::move(url), true, std::move(finish), call.resume);
+    });
+}
+
+void undrain(const method_env& env, const call_info& call, outcome_fn& done) {
+    instance_write(call, done, [&](std::string url, auto finish) {
+        env.svc.drain(std::move(url), false, std::move(finish), call.resume);
+    });
 }
 
 void locate_service(const method_env& env, const call_info& call, outcome_fn& done) {
-    auto pattern = bind_locate(call.params);
-    if (!pattern) return done(invalid_params(std::move(pattern.error())));
-    const auto found = env.svc.locate(registry::glob(*pattern));
+    auto args = bind_locate(call.params);
+    if (!args) return done(invalid_params(std::move(args.error())));
+    const auto found = env.svc.locate(registry::glob(args->pattern), &args->filter);
     done(outcome::success(json_array(found, 40, [](std::string& out, const auto& e) {
+        // Each instance in the form of its latest ping: what its generation of clients reads.
+        if (!e.url.empty()) return append_json_string(out, e.url);
         out += '{';
         append_endpoint(out, e.host, e.port);
         out += '}';
@@ -104,18 +124,24 @@ void list_services(const method_env& env, const call_info& call, outcome_fn& don
     auto pattern = bind_list(call.params);
     if (!pattern) return done(invalid_params(std::move(pattern.error())));
     const auto found = env.svc.list(registry::glob(*pattern));
-    done(outcome::success(json_array(found, 140, [](std::string& out, const auto& item) {
+    done(outcome::success(json_array(found, 200, [](std::string& out, const auto& item) {
         out += "{\"name\":";
         append_json_string(out, item.row.name);
         out += ',';
         append_endpoint(out, item.row.host, item.row.port);
+        out += ",\"url\":";
+        append_json_string(out, item.row.url);
+        out += ",\"meta\":";
+        out += item.row.meta;  // the index's canonical JSON text
         out += ",\"first_seen\":\"";
         append_rfc3339(out, item.row.first_seen_ms);
         out += "\",\"last_seen\":\"";
         append_rfc3339(out, item.row.last_seen_ms);
         out += "\",\"alive\":";
         out += item.alive ? "true" : "false";
-        out += '}';
+        out += ",\"state\":\"";
+        out += item.state();
+        out += "\"}";
     })));
 }
 
@@ -133,21 +159,32 @@ void get_service_specs(const method_env& env, const call_info& call, outcome_fn&
     done(outcome::success(specs_json.dump()));
 }
 
-constexpr std::array<method_entry, 5> methods{{
+constexpr std::array<method_entry, 7> methods{{
     {"ping",
-     "ping(name, host, port) -> true: records that http://host:port/api runs service name, now",
+     "ping(name, host, port, meta={}) or ping(name, url, meta={}) -> true: records that the "
+     "instance at http://host:port/api (or url) runs service name, now; meta replaces its "
+     "metadata when given",
      true, ping},
     {"locate_service",
-     "locate_service(name) -> [{host, port}]: alive instances whose service name matches the glob "
-     "pattern name",
+     "locate_service(name, meta={}) -> [{host, port} or url]: alive, undrained instances whose "
+     "service name matches the glob pattern name and whose metadata holds meta, each in the form "
+     "of its latest ping",
      false, locate_service},
     {"unregister",
-     "unregister(host, port) -> bool: forgets the instance at host:port; true if it was known",
+     "unregister(host, port) or unregister(url) -> bool: forgets the instance; true if it was "
+     "known",
      true, unregister},
+    {"drain",
+     "drain(host, port) or drain(url) -> bool: leaves the instance out of locate_service until "
+     "undrain or unregister; true if it is known",
+     true, drain},
+    {"undrain",
+     "undrain(host, port) or undrain(url) -> bool: puts a drained instance back; true if it is "
+     "known",
+     true, undrain},
     {"list_services",
-     "list_services(pattern='*') -> [{name, host, port, first_seen, last_seen, alive}]: every "
-     "known "
-     "instance, alive or not",
+     "list_services(pattern='*') -> [{name, host, port, url, meta, first_seen, last_seen, "
+     "alive, state}]: every known instance, alive or not",
      false, list_services},
     {"get_service_specs",
      "get_service_specs() -> {name, host, port, max_parallel_blocking_tasks, methods}", false,

@@ -55,37 +55,101 @@ std::optional<std::string> bind(const param_list& params, const std::array<param
 
 }  // namespace
 
+namespace {
+
+using registry::param_value;
+using type = param_value::type;
+
+// By position, `params` in the slots of `order` (indexes into the method's specs).
+template <std::size_t N>
+std::optional<std::string> bind_positions(const param_list& params,
+                                          std::initializer_list<std::size_t> order,
+                                          std::array<const param_value*, N>& out) {
+    out.fill(nullptr);
+    if (params.values.size() > order.size()) {
+        return "expected at most " + std::to_string(order.size()) +
+               " positional parameters, got " + std::to_string(params.values.size());
+    }
+    auto slot = order.begin();
+    for (const auto& value : params.values) out[*slot++] = &value;
+    return std::nullopt;
+}
+
+// The parameters that name an instance: host and port (at `host`, `host + 1`) or url.
+std::optional<std::string> take_instance(const param_value* host, const param_value* port,
+                                         const param_value* url, registry::address& out) {
+    if (url != nullptr) {
+        if (host != nullptr || port != nullptr) {
+            return std::string("give either url or host and port, not both");
+        }
+        return registry::take_url(*url, out);
+    }
+    if (host == nullptr) return std::string("missing parameter 'host' (or 'url')");
+    if (port == nullptr) return std::string("missing parameter 'port'");
+    std::string h;
+    std::uint16_t p = 0;
+    if (auto why = registry::take_string(*host, "host", registry::check_host, h)) return why;
+    if (auto why = registry::take_port(*port, p)) return why;
+    out = registry::address_of(std::move(h), p);
+    return std::nullopt;
+}
+
+}  // namespace
+
 std::expected<ping_args, std::string> bind_ping(const param_list& params) {
-    static constexpr std::array<param_spec, 3> specs{{{"name"}, {"host"}, {"port"}}};
-    std::array<const param_value*, 3> p{};
+    static constexpr std::array<param_spec, 5> specs{
+        {{"name"}, {"host", false}, {"port", false}, {"url", false}, {"meta", false}}};
+    enum { name, host, port, url, meta };
+    std::array<const param_value*, 5> p{};
+    std::optional<std::string> why;
+    if (params.named) {
+        why = bind(params, specs, p);
+    } else {
+        // [name, url], [name, url, meta], [name, host, port], [name, host, port, meta]
+        const auto& v = params.values;
+        const bool by_url = v.size() == 2 || (v.size() == 3 && v[2].kind == type::object);
+        why = by_url ? bind_positions(params, {name, url, meta}, p)
+                     : bind_positions(params, {name, host, port, meta}, p);
+        if (!why && p[name] == nullptr) why = "missing parameter 'name'";
+    }
     ping_args args;
-    std::optional<std::string> why = bind(params, specs, p);
-    if (!why) why = registry::take_string(*p[0], "name", registry::check_name, args.name);
-    if (!why) why = registry::take_string(*p[1], "host", registry::check_host, args.host);
-    if (!why) why = registry::take_port(*p[2], args.port);
+    if (!why) why = registry::take_string(*p[name], "name", registry::check_name, args.name);
+    if (!why) why = take_instance(p[host], p[port], p[url], args.at);
+    if (!why && p[meta] != nullptr) {
+        why = registry::take_meta(*p[meta], "meta", args.meta.emplace());
+    }
     if (why) return std::unexpected(std::move(*why));
     return args;
 }
 
-std::expected<endpoint_args, std::string> bind_unregister(const param_list& params) {
-    static constexpr std::array<param_spec, 2> specs{{{"host"}, {"port"}}};
+std::expected<registry::address, std::string> bind_instance(const param_list& params) {
+    static constexpr std::array<param_spec, 3> specs{
+        {{"host", false}, {"port", false}, {"url", false}}};
+    enum { host, port, url };
+    std::array<const param_value*, 3> p{};
+    std::optional<std::string> why;
+    if (params.named) {
+        why = bind(params, specs, p);
+    } else {
+        why = params.values.size() == 1 ? bind_positions(params, {url}, p)
+                                        : bind_positions(params, {host, port}, p);
+        if (!why && params.values.empty()) why = "missing parameter 'host' (or 'url')";
+    }
+    registry::address at;
+    if (!why) why = take_instance(p[host], p[port], p[url], at);
+    if (why) return std::unexpected(std::move(*why));
+    return at;
+}
+
+std::expected<locate_args, std::string> bind_locate(const param_list& params) {
+    static constexpr std::array<param_spec, 2> specs{{{"name"}, {"meta", false}}};
     std::array<const param_value*, 2> p{};
-    endpoint_args args;
+    locate_args args;
     std::optional<std::string> why = bind(params, specs, p);
-    if (!why) why = registry::take_string(*p[0], "host", registry::check_host, args.host);
-    if (!why) why = registry::take_port(*p[1], args.port);
+    if (!why) why = registry::take_string(*p[0], "name", registry::check_pattern, args.pattern);
+    if (!why && p[1] != nullptr) why = registry::take_meta(*p[1], "meta", args.filter);
     if (why) return std::unexpected(std::move(*why));
     return args;
-}
-
-std::expected<std::string, std::string> bind_locate(const param_list& params) {
-    static constexpr std::array<param_spec, 1> specs{{{"name"}}};
-    std::array<const param_value*, 1> p{};
-    std::string pattern;
-    std::optional<std::string> why = bind(params, specs, p);
-    if (!why) why = registry::take_string(*p[0], "name", registry::check_pattern, pattern);
-    if (why) return std::unexpected(std::move(*why));
-    return pattern;
 }
 
 std::expected<std::string, std::string> bind_list(const param_list& params) {

@@ -5,6 +5,7 @@
 #include <array>
 #include <cstdint>
 #include <expected>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -24,19 +25,21 @@ struct param_list {
 
 struct ping_args {
     std::string name;
-    std::string host;
-    std::uint16_t port = 0;
+    registry::address at;
+    std::optional<registry::metadata> meta;  // none: keep what is stored
 };
 
-struct endpoint_args {
-    std::string host;
-    std::uint16_t port = 0;
+struct locate_args {
+    std::string pattern;
+    registry::metadata filter;
 };
 
 // Each returns the arguments, or why they are invalid (the -32602 reply's data).
+// ping(name, host, port[, meta]) or ping(name, url[, meta]).
 std::expected<ping_args, std::string> bind_ping(const param_list& params);
-std::expected<endpoint_args, std::string> bind_unregister(const param_list& params);
-std::expected<std::string, std::string> bind_locate(const param_list& params);
+// unregister, drain, undrain: (host, port) or (url); the instance's address.
+std::expected<registry::address, std::string> bind_instance(const param_list& params);
+std::expected<locate_args, std::string> bind_locate(const param_list& params);
 std::expected<std::string, std::string> bind_list(const param_list& params);  // pattern
 std::expected<void, std::string> bind_none(const param_list& params);
 

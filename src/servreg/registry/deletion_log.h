@@ -1,5 +1,5 @@
 // The deletions the index remembers while it merges other processes' changes (index::merge,
-// in index_merge.cpp): endpoints deleted lately, with the time of their deletion.
+// in index_merge.cpp): instances deleted lately, with the time of their deletion.
 #pragma once
 
 #include <cstdint>
@@ -11,20 +11,17 @@
 
 namespace servreg::registry::detail {
 
-// The key of an endpoint in the maps that only merging uses.
-std::string endpoint_key(std::string_view host, std::uint16_t port);
-
-// Endpoints deleted lately and absent from the index: a row another process read before the
+// Instances (by URL) deleted lately and absent from the index: a row another process read before the
 // delete must not bring them back. Guarded by the index's lock.
 class deletion_log {
 public:
-    // Keeps the later time when the endpoint is already remembered.
-    void remember(std::string_view host, std::uint16_t port, std::int64_t at_ms);
+    // Keeps the later time when the URL is already remembered.
+    void remember(std::string_view url, std::int64_t at_ms);
 
-    void forget(std::string_view host, std::uint16_t port);
+    void forget(std::string_view url);
 
-    // The time the endpoint was deleted, if that is remembered.
-    std::optional<std::int64_t> deleted_at(std::string_view host, std::uint16_t port) const;
+    // The time the URL's instance was deleted, if that is remembered.
+    std::optional<std::int64_t> deleted_at(std::string_view url) const;
 
     // Forgets the deletions older than cutoff_ms.
     void forget_before(std::int64_t cutoff_ms);

@@ -1,5 +1,5 @@
-// The index's endpoint table: (host, port) to slot, for pings and unregisters, which name an
-// endpoint and not a service. Private to the index.
+// The index's endpoint table: URL to slot, for pings, unregisters and drains, which name an
+// instance by its URL and not by its service. Private to the index.
 #pragma once
 
 #include <algorithm>
@@ -13,8 +13,8 @@
 
 namespace servreg::registry::detail {
 
-inline std::uint32_t endpoint_hash(std::string_view host, std::uint16_t port) noexcept {
-    std::uint64_t h = std::hash<std::string_view>{}(host) ^ (port * 0x9E3779B97F4A7C15ull);
+inline std::uint32_t url_hash(std::string_view url) noexcept {
+    std::uint64_t h = std::hash<std::string_view>{}(url);
     // splitmix64's finaliser: the table indexes by the low bits, which must all be mixed.
     h ^= h >> 30;
     h *= 0xBF58476D1CE4E5B9ull;
@@ -25,21 +25,19 @@ inline std::uint32_t endpoint_hash(std::string_view host, std::uint16_t port) no
 }
 
 // Open addressing with linear probing, at most half full; holds slot ids or no_slot. The
-// table stores only slot ids, 4 bytes an entry: host, port and hash are read from the slots,
-// through `slots.slot(s)`, which must give something with `host`, `port` and `hash` (the
-// endpoint_hash of the two). Header-only so that the ping's lookup inlines as it did when
+// table stores only slot ids, 4 bytes an entry: URL and hash are read from the slots, through
+// `slots.slot(s)`, which must give something with `url` and `hash` (its url_hash). Header-only so that the ping's lookup inlines as it did when
 // the table was part of the index.
 class endpoint_table {
 public:
     template <class Slots>
-    slot_id find(const Slots& slots, std::string_view host, std::uint16_t port,
-                 std::uint32_t hash) const noexcept {
+    slot_id find(const Slots& slots, std::string_view url, std::uint32_t hash) const noexcept {
         if (table_.empty()) return no_slot;
         for (std::size_t pos = hash & mask();; pos = (pos + 1) & mask()) {
             const slot_id s = table_[pos];
             if (s == no_slot) return no_slot;
             const auto& inst = slots.slot(s);
-            if (inst.hash == hash && inst.port == port && inst.host == host) return s;
+            if (inst.hash == hash && inst.url == url) return s;
         }
     }
 

@@ -10,7 +10,9 @@
 
 namespace servreg::registry {
 
-using detail::endpoint_hash;
+using detail::url_hash;
+
+
 
 index::index() : impl_(std::make_unique<impl>()) {}
 
@@ -22,20 +24,24 @@ void index::reset(std::vector<storage::instance_row> rows) {
     d.clear();
     d.bump();
     try {
-        // The database keys rows by endpoint; should one repeat, the later row wins.
+        // The database keys rows by URL; should one repeat, the later row wins.
         std::vector<slot_id> slot_of(rows.size());
         std::vector<std::uint32_t> winner;  // per slot, the row that fills it
         winner.reserve(rows.size());
         for (std::uint32_t i = 0; i < rows.size(); ++i) {
             auto& row = rows[i];
-            const std::uint32_t hash = endpoint_hash(row.host, row.port);
-            slot_id s = d.find(row.host, row.port, hash);
+            if (row.url.empty()) row.url = url_of(row.host, row.port);
+            const std::uint32_t hash = url_hash(row.url);
+            slot_id s = d.find(row.url, hash);
             if (s == no_slot) {
-                s = d.add(std::move(row.host), row.port, hash, row.first_seen_ms, row.last_seen_ms);
+                s = d.add(impl::address_of_row(row), hash, row.first_seen_ms, row.last_seen_ms);
                 winner.push_back(i);
             } else {
+                d.slot(s).host = row.host;
+                d.slot(s).port = row.port;
                 winner[s] = i;
             }
+            d.take_row(s, row);
             slot_of[i] = s;
         }
         // One sort of the rows by name, host and port, comparing names where they lie in the
@@ -55,10 +61,7 @@ void index::reset(std::vector<storage::instance_row> rows) {
                 owner = d.names.emplace_hint(d.names.end(), std::move(row.name), member_list{});
             }
             const slot_id s = slot_of[i];
-            auto& inst = d.slot(s);
-            inst.owner = owner;
-            inst.first_seen_ms = row.first_seen_ms;
-            inst.seen(row.last_seen_ms);
+            d.slot(s).owner = owner;
             owner->second.reserve_one();
             owner->second.insert(owner->second.end(), s);
         }
@@ -68,40 +71,55 @@ void index::reset(std::vector<storage::instance_row> rows) {
     }
 }
 
-void index::apply_ping(std::string_view name, std::string_view host, std::uint16_t port,
+void index::apply_ping(std::string_view name, const address& at, const metadata* meta,
                        std::int64_t now_ms) {
     impl& d = *impl_;
-    const std::uint32_t hash = endpoint_hash(host, port);
+    const std::uint32_t hash = url_hash(at.url);
     {
         // The common case, a known instance pinging again, needs only the shared lock.
         std::shared_lock lock(d.mutex);
-        if (const slot_id s = d.find(host, port, hash); s != no_slot) {
+        if (const slot_id s = d.find(at.url, hash); s != no_slot) {
             auto& inst = d.slot(s);
-            if (inst.owner->first == name) {
+            if (inst.owner->first == name && inst.same_as(at.host, at.url_form, meta)) {
                 inst.seen(now_ms);
                 return;
             }
         }
     }
     std::unique_lock lock(d.mutex);
-    d.upsert(name, host, port, hash, now_ms);
+    d.upsert(name, at, meta, hash, now_ms);
 }
 
-bool index::apply_unregister(std::string_view host, std::uint16_t port,
-                             std::int64_t deleted_at_ms) {
+void index::apply_ping(std::string_view name, std::string_view host, std::uint16_t port,
+                       std::int64_t now_ms) {
+    apply_ping(name, address_of(std::string(host), port), nullptr, now_ms);
+}
+
+bool index::apply_unregister(std::string_view url, std::int64_t deleted_at_ms) {
     impl& d = *impl_;
-    const std::uint32_t hash = endpoint_hash(host, port);
+    const std::uint32_t hash = url_hash(url);
     std::unique_lock lock(d.mutex);
-    const slot_id s = d.find(host, port, hash);
+    const slot_id s = d.find(url, hash);
     if (s == no_slot) {
-        if (d.track_deletions) d.deletions.remember(host, port, deleted_at_ms);
+        if (d.track_deletions) d.deletions.remember(url, deleted_at_ms);
         return false;
     }
     // Remembered first: if that throws, nothing changed.
     if (d.track_deletions) {
-        d.deletions.remember(host, port, std::max(deleted_at_ms, d.slot(s).last_seen()));
+        d.deletions.remember(url, std::max(deleted_at_ms, d.slot(s).last_seen()));
     }
     d.remove(s);
+    return true;
+}
+
+bool index::apply_drain(std::string_view url, bool drained, std::int64_t changed_ms) {
+    impl& d = *impl_;
+    std::unique_lock lock(d.mutex);
+    const slot_id s = d.find(url, url_hash(url));
+    if (s == no_slot) return false;
+    auto& inst = d.slot(s);
+    inst.drained_ms = std::max(inst.drained_ms, changed_ms);
+    if (std::exchange(inst.drained, drained) != drained) d.bump();
     return true;
 }
 
@@ -132,14 +150,22 @@ std::size_t index::prune(std::int64_t cutoff_ms) {
     return removed;
 }
 
-std::vector<endpoint> index::locate(const glob& pattern, std::int64_t alive_since_ms) const {
+std::vector<endpoint> index::locate(const glob& pattern, std::int64_t alive_since_ms,
+                                    const metadata* filter) const {
     const impl& d = *impl_;
     std::vector<endpoint> out;
+    const bool filtered = filter != nullptr && !filter->empty();
     std::shared_lock lock(d.mutex);
     d.visit(pattern, [&](const std::string&, const member_list& members) {
         for (const slot_id s : members) {
             const auto& inst = d.slot(s);
-            if (inst.last_seen() >= alive_since_ms) out.push_back({inst.host, inst.port});
+            if (inst.last_seen() < alive_since_ms || inst.drained) continue;
+            if (filtered && (!inst.meta || !matches(*inst.meta, *filter))) continue;
+            if (inst.url_form) {
+                out.push_back({{}, inst.port, inst.url});
+            } else {
+                out.push_back({inst.host, inst.port, {}});
+            }
         }
     });
     return out;
@@ -152,7 +178,16 @@ std::vector<storage::instance_row> index::list(const glob& pattern) const {
     d.visit(pattern, [&](const std::string& name, const member_list& members) {
         for (const slot_id s : members) {
             const auto& inst = d.slot(s);
-            out.push_back({name, inst.host, inst.port, inst.first_seen_ms, inst.last_seen()});
+            out.push_back({.name = name,
+                           .host = inst.host,
+                           .port = inst.port,
+                           .first_seen_ms = inst.first_seen_ms,
+                           .last_seen_ms = inst.last_seen(),
+                           .url = inst.url,
+                           .url_form = inst.url_form,
+                           .drained = inst.drained,
+                           .meta = inst.meta ? encode_metadata(*inst.meta) : "{}",
+                           .changed_ms = inst.drained_ms});
         }
     });
     return out;

@@ -17,6 +17,7 @@
 #include "servreg/registry/deletion_log.h"
 #include "servreg/registry/endpoint_table.h"
 #include "servreg/registry/index.h"
+#include "servreg/registry/metadata.h"
 #include "servreg/registry/match_cache.h"
 #include "servreg/registry/member_list.h"
 
@@ -31,14 +32,31 @@ struct index::impl {
     using name_entry = detail::name_entry;
 
     struct instance {
+        std::string url;  // the key
         std::string host;
         name_map::iterator owner{};  // valid while live
+        std::unique_ptr<const metadata> meta;  // null: none
         std::int64_t first_seen_ms = 0;
+        // The `changed` of the write that set `drained`, as far as this index knows.
+        std::int64_t drained_ms = 0;
         // Refreshed under the shared lock; the lock orders everything else.
         std::atomic<std::int64_t> last_seen_ms{0};
-        std::uint32_t hash = 0;  // endpoint_hash while live, next free slot otherwise
+        std::uint32_t hash = 0;  // url_hash while live, next free slot otherwise
         std::uint16_t port = 0;
         bool live = false;
+        bool url_form = false;
+        bool drained = false;
+
+        // Whether a ping that gives these would store the instance as it is (meta null: the
+        // ping keeps what is stored).
+        bool same_as(std::string_view h, bool form, const metadata* m) const noexcept {
+            return url_form == form && host == h && (m == nullptr || same_meta(m));
+        }
+        bool same_meta(const metadata* m) const noexcept {
+            const bool empty = m == nullptr || m->empty();
+            if (!meta) return empty;
+            return m != nullptr && *meta == *m;
+        }
 
         std::int64_t last_seen() const noexcept {
             return last_seen_ms.load(std::memory_order_relaxed);
@@ -81,8 +99,8 @@ struct index::impl {
 
     void bump() noexcept { generation.fetch_add(1, std::memory_order_release); }
 
-    slot_id find(std::string_view host, std::uint16_t port, std::uint32_t hash) const noexcept {
-        return table.find(*this, host, port, hash);
+    slot_id find(std::string_view url, std::uint32_t hash) const noexcept {
+        return table.find(*this, url, hash);
     }
 
     // --- member lists ---
@@ -91,7 +109,9 @@ struct index::impl {
         const instance& x = slot(a);
         const instance& y = slot(b);
         const int c = x.host.compare(y.host);  // char_traits<char> compares bytes unsigned
-        return c < 0 || (c == 0 && x.port < y.port);
+        if (c != 0) return c < 0;
+        if (x.port != y.port) return x.port < y.port;
+        return x.url < y.url;
     }
 
     slot_id* position_in(member_list& members, slot_id s) const noexcept {
@@ -146,6 +166,8 @@ struct index::impl {
     void release(slot_id s) noexcept {
         instance& inst = slot(s);
         std::string().swap(inst.host);  // give back a long host's memory
+        std::string().swap(inst.url);
+        inst.meta.reset();
         inst.owner = {};
         inst.live = false;
         inst.hash = free_head;
@@ -159,13 +181,19 @@ struct index::impl {
     }
 
     // A new instance, not yet in any member list. Strong guarantee.
-    slot_id add(std::string host, std::uint16_t port, std::uint32_t hash,
-                std::int64_t first_seen_ms, std::int64_t last_seen_ms) {
+    slot_id add(const address& at, std::uint32_t hash, std::int64_t first_seen_ms,
+                std::int64_t last_seen_ms) {
+        std::string url = at.url;
+        std::string host = at.host;
         table.reserve_one(*this, live_count);
         const slot_id s = allocate();
         instance& inst = slot(s);
+        inst.url = std::move(url);
         inst.host = std::move(host);
-        inst.port = port;
+        inst.port = at.port;
+        inst.url_form = at.url_form;
+        inst.drained = false;
+        inst.drained_ms = 0;
         inst.hash = hash;
         inst.first_seen_ms = first_seen_ms;
         inst.seen(last_seen_ms);
@@ -175,29 +203,44 @@ struct index::impl {
         return s;
     }
 
-    // A committed ping, under the exclusive lock.
-    void upsert(std::string_view name, std::string_view host, std::uint16_t port,
-                std::uint32_t hash, std::int64_t now_ms) {
-        if (const slot_id s = find(host, port, hash); s != no_slot) {
-            instance& inst = slot(s);
-            if (inst.owner->first == name) {
-                inst.seen(now_ms);
-                return;
-            }
-            move(s, name, now_ms, now_ms);
-            return;
-        }
-        insert(name, host, port, hash, now_ms, now_ms);
-        // What this process committed is newer than any deletion it heard of.
-        if (!deletions.empty()) deletions.forget(host, port);
+    // Sets the metadata a ping gave (null: keeps it); whether it changed.
+    static bool set_meta(instance& inst, const metadata* m) {
+        if (m == nullptr || inst.same_meta(m)) return false;
+        inst.meta = m->empty() ? nullptr : std::make_unique<const metadata>(*m);
+        return true;
     }
 
-    // Gives instance `s` to another name. Strong guarantee.
-    void move(slot_id s, std::string_view name, std::int64_t first_seen_ms,
-              std::int64_t last_seen_ms) {
+    // A committed ping, under the exclusive lock.
+    void upsert(std::string_view name, const address& at, const metadata* meta,
+                std::uint32_t hash, std::int64_t now_ms) {
+        if (const slot_id s = find(at.url, hash); s != no_slot) {
+            instance& inst = slot(s);
+            if (inst.owner->first != name || inst.host != at.host) {
+                const bool renamed = inst.owner->first != name;
+                move(s, name, at.host, renamed ? now_ms : inst.first_seen_ms, now_ms);
+            } else {
+                inst.seen(now_ms);
+            }
+            bool changed = set_meta(inst, meta);
+            changed |= std::exchange(inst.url_form, at.url_form) != at.url_form;
+            if (changed) bump();
+            return;
+        }
+        const slot_id s = insert(name, at, hash, now_ms, now_ms);
+        set_meta(slot(s), meta);
+        // What this process committed is newer than any deletion it heard of.
+        if (!deletions.empty()) deletions.forget(at.url);
+    }
+
+    // Gives instance `s` to another name, or another host (its place in the list changes).
+    // Strong guarantee.
+    void move(slot_id s, std::string_view name, std::string_view host,
+              std::int64_t first_seen_ms, std::int64_t last_seen_ms) {
         instance& inst = slot(s);
         const auto owner = prepare_name(name).first;
+        std::string new_host(host);
         detach(s);
+        inst.host.swap(new_host);
         attach(s, owner);
         inst.first_seen_ms = first_seen_ms;
         inst.seen(last_seen_ms);
@@ -205,16 +248,41 @@ struct index::impl {
     }
 
     // A new instance. Strong guarantee.
-    void insert(std::string_view name, std::string_view host, std::uint16_t port,
-                std::uint32_t hash, std::int64_t first_seen_ms, std::int64_t last_seen_ms) {
+    slot_id insert(std::string_view name, const address& at, std::uint32_t hash,
+                   std::int64_t first_seen_ms, std::int64_t last_seen_ms) {
         const auto [owner, created] = prepare_name(name);
+        slot_id s = no_slot;
         try {
-            attach(add(std::string(host), port, hash, first_seen_ms, last_seen_ms), owner);
+            s = add(at, hash, first_seen_ms, last_seen_ms);
         } catch (...) {
             if (created) names.erase(owner);
             throw;
         }
+        attach(s, owner);
         bump();
+        return s;
+    }
+
+    // A row's attributes and times onto slot `s`, which holds the row's URL.
+    void take_row(slot_id s, const storage::instance_row& row) {
+        auto& inst = slot(s);
+        inst.first_seen_ms = row.first_seen_ms;
+        inst.seen(row.last_seen_ms);
+        inst.url_form = row.url_form;
+        inst.drained = row.drained;
+        inst.drained_ms = row.changed_ms;
+        inst.meta.reset();
+        // Written by servreg, so always readable; should it not be, the next ping with
+        // metadata puts it right.
+        if (auto m = row.meta.empty() ? std::nullopt : decode_metadata(row.meta);
+            m && !m->empty()) {
+            inst.meta = std::make_unique<const metadata>(std::move(*m));
+        }
+    }
+
+    static address address_of_row(const storage::instance_row& row) {
+        return {row.url.empty() ? url_of(row.host, row.port) : row.url, row.host, row.port,
+                row.url_form};
     }
 
     // Removes live instance `s`.

@@ -25,28 +25,33 @@ void finish_on(const executor* resume, F finish) noexcept {
 
 }  // namespace
 
-storage::write_op service::make_write(storage::write_op::kind_t kind, std::string name,
-                                      std::string host, std::uint16_t port) const {
+storage::write_op service::make_write(storage::write_op::kind_t kind, std::string url) const {
     storage::write_op op;
     op.kind = kind;
-    op.name = std::move(name);
-    op.host = std::move(host);
-    op.port = port;
+    op.url = std::move(url);
     op.now_ms = clock_.now_ms();
     return op;
 }
 
-void service::ping(std::string name, std::string host, std::uint16_t port, ping_done done,
+void service::ping(std::string name, address at, std::optional<metadata> meta, ping_done done,
                    const executor* resume) {
-    auto op = make_write(storage::write_op::kind_t::ping, std::move(name), std::move(host), port);
+    auto op = make_write(storage::write_op::kind_t::ping, std::move(at.url));
+    op.name = std::move(name);
+    op.host = std::move(at.host);
+    op.port = at.port;
+    op.url_form = at.url_form;
+    if (meta) op.meta = encode_metadata(*meta);
     // The completion holds the index, not the service, so that a write still queued when the
     // service goes away stays harmless.
-    writer_.submit(std::move(op), [idx = &index_, resume, done = std::move(done)](
+    writer_.submit(std::move(op), [idx = &index_, resume, meta = std::move(meta),
+                                   done = std::move(done)](
                                       const storage::write_op& committed,
                                       const storage::write_result& result) mutable noexcept {
         if (!result.error) {
             try {
-                idx->apply_ping(committed.name, committed.host, committed.port, committed.now_ms);
+                idx->apply_ping(committed.name,
+                                {committed.url, committed.host, committed.port, committed.url_form},
+                                meta ? &*meta : nullptr, committed.now_ms);
             } catch (...) {
                 // Out of memory. The write is durable, so it is still a success: the
                 // instance's next ping puts it back into the index.
@@ -58,10 +63,15 @@ void service::ping(std::string name, std::string host, std::uint16_t port, ping_
     });
 }
 
-void service::unregister(std::string host, std::uint16_t port, unregister_done done,
-                         const executor* resume) {
-    auto op = make_write(storage::write_op::kind_t::unregister, {}, std::move(host), port);
-    writer_.submit(std::move(op), [idx = &index_, resume, done = std::move(done)](
+void service::ping(std::string name, std::string host, std::uint16_t port, ping_done done,
+                   const executor* resume) {
+    ping(std::move(name), address_of(std::move(host), port), std::nullopt, std::move(done),
+         resume);
+}
+
+void service::submit_known(storage::write_op op, void (*apply)(index&, const storage::write_op&),
+                           unregister_done done, const executor* resume) {
+    writer_.submit(std::move(op), [idx = &index_, apply, resume, done = std::move(done)](
                                       const storage::write_op& committed,
                                       const storage::write_result& result) mutable noexcept {
         // The database is the authority on whether the instance existed: another servreg
@@ -69,7 +79,7 @@ void service::unregister(std::string host, std::uint16_t port, unregister_done d
         const bool existed = !result.error && result.existed;
         if (!result.error) {
             try {
-                idx->apply_unregister(committed.host, committed.port, committed.now_ms);
+                apply(*idx, committed);
             } catch (...) {
                 // Cannot happen short of a broken mutex; the write itself is durable.
             }
@@ -80,8 +90,30 @@ void service::unregister(std::string host, std::uint16_t port, unregister_done d
     });
 }
 
-std::vector<endpoint> service::locate(const glob& pattern) const {
-    return index_.locate(pattern, alive_since());
+void service::unregister(std::string url, unregister_done done, const executor* resume) {
+    submit_known(
+        make_write(storage::write_op::kind_t::unregister, std::move(url)),
+        [](index& idx, const storage::write_op& op) { idx.apply_unregister(op.url, op.now_ms); },
+        std::move(done), resume);
+}
+
+void service::unregister(std::string host, std::uint16_t port, unregister_done done,
+                         const executor* resume) {
+    unregister(url_of(host, port), std::move(done), resume);
+}
+
+void service::drain(std::string url, bool drained, unregister_done done, const executor* resume) {
+    using kind = storage::write_op::kind_t;
+    submit_known(
+        make_write(drained ? kind::drain : kind::undrain, std::move(url)),
+        [](index& idx, const storage::write_op& op) {
+            idx.apply_drain(op.url, op.kind == kind::drain, op.now_ms);
+        },
+        std::move(done), resume);
+}
+
+std::vector<endpoint> service::locate(const glob& pattern, const metadata* filter) const {
+    return index_.locate(pattern, alive_since(), filter);
 }
 
 std::vector<listed_instance> service::list(const glob& pattern) const {

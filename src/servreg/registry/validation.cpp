@@ -104,7 +104,11 @@ std::optional<std::string> check_name(std::string_view name) {
 
 std::optional<std::string> check_host(std::string_view host) {
     if (auto bad = check_length("host", host)) return bad;
-    return check_characters("host", host, "whitespace or control characters",
+    return check_visible("host", host);
+}
+
+std::optional<std::string> check_visible(std::string_view what, std::string_view value) {
+    return check_characters(what, value, "whitespace or control characters",
                             [](std::uint32_t cp) { return is_control(cp) || is_space(cp); });
 }
 
@@ -153,6 +157,37 @@ std::optional<std::string> take_port(const param_value& value, std::uint16_t& ou
                (quoted ? "\"" : "");
     }
     out = static_cast<std::uint16_t>(port);
+    return std::nullopt;
+}
+
+std::optional<std::string> take_meta(const param_value& value, std::string_view what,
+                                     metadata& out) {
+    if (value.kind != param_value::type::object) {
+        return std::string(what) + " must be an object of strings, got " +
+               std::string(value.type_name());
+    }
+    out.clear();
+    if (value.members.size() > max_meta_keys) {
+        return std::string(what) + " must have at most 32 keys, got " +
+               std::to_string(value.members.size());
+    }
+    for (const auto& [key, v] : value.members) {
+        if (v.kind != param_value::type::string) {
+            return std::string(what) + ": the value of \"" + std::string(key.substr(0, 80)) +
+                   "\" must be a string, got " + std::string(v.type_name());
+        }
+        out.emplace_back(key, v.text);
+    }
+    return normalize_metadata(out, what);
+}
+
+std::optional<std::string> take_url(const param_value& value, address& out) {
+    if (value.kind != param_value::type::string) {
+        return "url must be a string, got " + std::string(value.type_name());
+    }
+    auto at = address_of_url(value.text);
+    if (!at) return std::move(at.error());
+    out = std::move(*at);
     return std::nullopt;
 }
 

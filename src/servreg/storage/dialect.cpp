@@ -17,18 +17,27 @@ const dialect& dialect_for(database_kind kind) {
         .quote = &quote_sqlite,
         .connect_defaults = {},
         .text_type = "VARCHAR(255)",
+        .url_type = "VARCHAR(2048)",
+        .meta_type = "TEXT",
         .table_options = "",
+        .services_table_options = " WITHOUT ROWID",
         .index_in_create_table = false,
+        // A ping without metadata (NULL) keeps what is stored; drained is left alone.
         .upsert_conflict =
-            " ON CONFLICT (host, port) DO UPDATE SET "
+            " ON CONFLICT (url) DO UPDATE SET "
             "first_seen = CASE WHEN servreg_services.name = excluded.name "
             "THEN servreg_services.first_seen ELSE excluded.first_seen END, "
-            "name = excluded.name, last_seen = excluded.last_seen",
+            "name = excluded.name, host = excluded.host, port = excluded.port, "
+            "url_form = excluded.url_form, meta = COALESCE(excluded.meta, servreg_services.meta), "
+            "last_seen = excluded.last_seen, changed = excluded.changed",
         .multi_row_upserts = false,
-        .tombstone_conflict =
-            " ON CONFLICT (host, port) DO UPDATE SET deleted_at = excluded.deleted_at",
+        .tombstone_conflict = " ON CONFLICT (url) DO UPDATE SET deleted_at = excluded.deleted_at",
         .greatest = "MAX",
-        .columns_query = "SELECT name FROM pragma_table_info('servreg_services')",
+        .url_of_host_port = "'http://' || CASE WHEN host LIKE '%:%' AND host NOT LIKE '[%' "
+                            "THEN '[' || host || ']' ELSE host END || ':' || port || '/api'",
+        .insert_ignoring = "INSERT OR IGNORE INTO",
+        .ignoring_suffix = "",
+        .columns_query = "SELECT name FROM pragma_table_info(:table_name)",
         .index_exists_query = "",
         .session_setup = {},
         .shared = false,
@@ -48,16 +57,22 @@ const dialect& dialect_for(database_kind kind) {
                              {"keepalives_count", "1"},
                              {"tcp_user_timeout", "1500"}},
         .text_type = "VARCHAR(255)",
+        .url_type = "VARCHAR(2048)",
+        .meta_type = "TEXT",
         .table_options = "",
+        .services_table_options = "",
         .index_in_create_table = false,
         .upsert_conflict = sqlite.upsert_conflict,
         .multi_row_upserts = true,
         .tombstone_conflict = sqlite.tombstone_conflict,
         .greatest = "GREATEST",
+        .url_of_host_port = sqlite.url_of_host_port,
+        .insert_ignoring = "INSERT INTO",
+        .ignoring_suffix = " ON CONFLICT DO NOTHING",
         .columns_query =
             "SELECT CAST(column_name AS VARCHAR(255)) FROM information_schema.columns "
             "WHERE table_schema = current_schema() "
-            "AND table_name = 'servreg_services'",
+            "AND table_name = :table_name",
         .index_exists_query = "",
         // A statement (a lock wait included) that takes longer than a client may wait fails
         // on the server rather than holding the writer.
@@ -73,20 +88,30 @@ const dialect& dialect_for(database_kind kind) {
         .quote = &quote_mysql,
         .connect_defaults = {},
         .text_type = "VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin",
+        .url_type = "VARBINARY(2048)",
+        .meta_type = "TEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_bin",
         .table_options = " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
+        .services_table_options = " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
         .index_in_create_table = true,
         // utf8mb4_bin pads with spaces when comparing, so the name change test casts to bytes.
         .upsert_conflict =
             " ON DUPLICATE KEY UPDATE "
             "first_seen = IF(CAST(name AS BINARY) = CAST(VALUES(name) AS BINARY), "
             "first_seen, VALUES(first_seen)), "
-            "name = VALUES(name), last_seen = VALUES(last_seen)",
+            "name = VALUES(name), host = VALUES(host), port = VALUES(port), "
+            "url_form = VALUES(url_form), meta = COALESCE(VALUES(meta), meta), "
+            "last_seen = VALUES(last_seen), changed = VALUES(changed)",
         .multi_row_upserts = true,
         .tombstone_conflict = " ON DUPLICATE KEY UPDATE deleted_at = VALUES(deleted_at)",
         .greatest = "GREATEST",
+        .url_of_host_port =
+            "CONCAT('http://', IF(host LIKE '%:%' AND host NOT LIKE '[%', "
+            "CONCAT('[', host, ']'), host), ':', port, '/api')",
+        .insert_ignoring = "INSERT IGNORE INTO",
+        .ignoring_suffix = "",
         .columns_query =
             "SELECT CAST(column_name AS CHAR(255)) FROM information_schema.columns "
-            "WHERE table_schema = DATABASE() AND table_name = 'servreg_services'",
+            "WHERE table_schema = DATABASE() AND table_name = :table_name",
         .index_exists_query =
             "SELECT COUNT(*) FROM information_schema.statistics WHERE table_schema = DATABASE() "
             "AND table_name = :table_name AND index_name = :index_name",

@@ -36,7 +36,15 @@ struct dialect {
     // Column type of name and host. They must compare byte for byte: MySQL's default collations
     // fold case and accents, hence its binary collation.
     std::string_view text_type;
+    // Of the URL that keys an instance (2048 bytes at most): MySQL's keys hold 3072 bytes, too
+    // few for 2048 characters of utf8mb4, so it stores bytes, which also compare as bytes.
+    std::string_view url_type;
+    // Of the metadata, a JSON object of at most 4 KiB of keys and values, escaped.
+    std::string_view meta_type;
     std::string_view table_options;
+    // Of servreg_services from schema version 3. SQLite stores it in the B-tree of its key, the
+    // URL: one descent per ping instead of two (rowid table plus key index).
+    std::string_view services_table_options;
     // MySQL has no CREATE INDEX IF NOT EXISTS, so its index is declared inside CREATE TABLE.
     bool index_in_create_table;
     // What follows "INSERT INTO servreg_services (...) VALUES (...), ...": first_seen restarts
@@ -51,7 +59,12 @@ struct dialect {
     std::string_view tombstone_conflict;
     // The larger of two values: MAX(a, b) is SQLite's spelling of GREATEST.
     std::string_view greatest;
-    // The column names of servreg_services, empty when the table does not exist.
+    // The URL of a schema version 2 row, http://host:port/api (IPv6 literals in brackets).
+    std::string_view url_of_host_port;
+    // "INSERT ... SELECT" that skips rows whose key is taken: the verb and what follows.
+    std::string_view insert_ignoring;
+    std::string_view ignoring_suffix;
+    // The column names of table :table_name, empty when the table does not exist.
     std::string_view columns_query;
     // Whether an index exists: :table_name, :index_name bind; empty where CREATE INDEX IF NOT
     // EXISTS does the job.

@@ -17,13 +17,7 @@ namespace servreg::storage {
 // Rows of servreg_services fetched in chunks into column vectors, which a statement binds with
 // into(): a row at a time would be ten times slower.
 struct row_columns {
-    explicit row_columns(std::size_t rows_per_fetch)
-        : chunk(rows_per_fetch),
-          names(chunk),
-          hosts(chunk),
-          ports(chunk),
-          first_seen(chunk),
-          last_seen(chunk) {}
+    explicit row_columns(std::size_t rows_per_fetch) : chunk(rows_per_fetch) { resize(); }
 
     std::size_t chunk;
     std::vector<std::string> names;
@@ -31,9 +25,36 @@ struct row_columns {
     std::vector<int> ports;
     std::vector<long long> first_seen;
     std::vector<long long> last_seen;
+    std::vector<std::string> urls;
+    std::vector<int> url_forms;
+    std::vector<int> drained;
+    std::vector<std::string> metas;
+    std::vector<soci::indicator> meta_indicators;
+    std::vector<long long> changed;
 
-    // Runs `st` (which selects name, host, port, first_seen, last_seen into these columns) and
-    // appends every row to `out`.
+    // `query` selects the columns of schema.h's select_all_rows, with one :since parameter
+    // bound to `since` when it is given.
+    soci::statement select(soci::session& sql, const std::string& query,
+                           long long* since = nullptr) {
+        soci::statement st(sql);
+        if (since != nullptr) st.exchange(soci::use(*since));
+        st.exchange(soci::into(names));
+        st.exchange(soci::into(hosts));
+        st.exchange(soci::into(ports));
+        st.exchange(soci::into(first_seen));
+        st.exchange(soci::into(last_seen));
+        st.exchange(soci::into(urls));
+        st.exchange(soci::into(url_forms));
+        st.exchange(soci::into(drained));
+        st.exchange(soci::into(metas, meta_indicators));
+        st.exchange(soci::into(changed));
+        st.alloc();
+        st.prepare(query);
+        st.define_and_bind();
+        return st;
+    }
+
+    // Runs `st` (from select()) and appends every row to `out`.
     void fetch_all(soci::statement& st, std::vector<instance_row>& out) {
         st.execute();
         while (st.fetch()) {
@@ -42,14 +63,31 @@ struct row_columns {
                                .host = std::move(hosts[i]),
                                .port = static_cast<std::uint16_t>(ports[i]),
                                .first_seen_ms = first_seen[i],
-                               .last_seen_ms = last_seen[i]});
+                               .last_seen_ms = last_seen[i],
+                               .url = std::move(urls[i]),
+                               .url_form = url_forms[i] != 0,
+                               .drained = drained[i] != 0,
+                               .meta = meta_indicators[i] == soci::i_ok ? std::move(metas[i])
+                                                                        : std::string(),
+                               .changed_ms = changed[i]});
             }
-            names.resize(chunk);
-            hosts.resize(chunk);
-            ports.resize(chunk);
-            first_seen.resize(chunk);
-            last_seen.resize(chunk);
+            resize();
         }
+    }
+
+private:
+    void resize() {
+        names.resize(chunk);
+        hosts.resize(chunk);
+        ports.resize(chunk);
+        first_seen.resize(chunk);
+        last_seen.resize(chunk);
+        urls.resize(chunk);
+        url_forms.resize(chunk);
+        drained.resize(chunk);
+        metas.resize(chunk);
+        meta_indicators.resize(chunk);
+        changed.resize(chunk);
     }
 };
 

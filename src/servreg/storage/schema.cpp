@@ -21,16 +21,26 @@ using config::database_kind;
 // A database from before servreg_schema may hold a servreg_services table of another shape (the
 // original registry's). Its rows are only liveness pings that come back within seconds, so it is
 // kept aside under another name rather than converted.
-void set_aside_foreign_table(soci::session& sql, const dialect& d) {
+// The column names of `table`, in lower case; empty when there is no such table.
+std::vector<std::string> columns_of(soci::session& sql, const dialect& d, const std::string& table) {
     std::vector<std::string> columns(64);
-    sql << d.columns_query, soci::into(columns);
-    if (columns.empty()) return;
+    sql << d.columns_query, soci::use(table, "table_name"), soci::into(columns);
     for (auto& c : columns) {
         std::ranges::transform(c, c.begin(), [](unsigned char ch) { return std::tolower(ch); });
     }
+    return columns;
+}
+
+bool has_column(const std::vector<std::string>& columns, std::string_view name) {
+    return std::ranges::find(columns, name) != columns.end();
+}
+
+void set_aside_foreign_table(soci::session& sql, const dialect& d) {
+    const std::vector<std::string> columns = columns_of(sql, d, "servreg_services");
+    if (columns.empty()) return;
     const bool ours = std::ranges::all_of(
         std::array<std::string_view, 5>{"name", "host", "port", "first_seen", "last_seen"},
-        [&](std::string_view want) { return std::ranges::find(columns, want) != columns.end(); });
+        [&](std::string_view want) { return has_column(columns, want); });
     if (ours) return;
     spdlog::warn(
         "storage: servreg_services has an unknown layout; renaming it servreg_services_v0");
@@ -83,6 +93,58 @@ void migrate_to_2(soci::session& sql, const dialect& d) {
     }
 }
 
+std::string services_table(const dialect& d, const std::string& table) {
+    const std::string text(d.text_type);
+    std::string create = "CREATE TABLE " + table + " (url " + std::string(d.url_type) +
+                         " NOT NULL PRIMARY KEY, name " + text + " NOT NULL, host " + text +
+                         " NOT NULL, port INTEGER NOT NULL, url_form SMALLINT NOT NULL, meta " +
+                         std::string(d.meta_type) +
+                         ", drained SMALLINT NOT NULL, first_seen BIGINT NOT NULL, last_seen "
+                         "BIGINT NOT NULL, changed BIGINT NOT NULL";
+    if (d.index_in_create_table) create += ", INDEX servreg_services_name (name)";
+    return create + ")" + std::string(d.services_table_options);
+}
+
+// Version 3: instances keyed by their URL (SPEC section 4.1), with the form of their latest
+// ping, their metadata and whether they are drained; `changed` is the time of a row's latest
+// write, which other processes poll by (a drain changes no last_seen). Every row is kept, at
+// http://host:port/api. SQLite cannot change a table's key, so the table is copied on every
+// database; MySQL commits each step at once, so each is safe to repeat after a crash.
+void migrate_to_3(soci::session& sql, const dialect& d) {
+    const std::vector<std::string> columns = columns_of(sql, d, "servreg_services");
+    if (columns.empty() || !has_column(columns, "url")) {
+        const bool copied = !columns_of(sql, d, "servreg_services_v3").empty();
+        if (!columns.empty() || !copied) {
+            sql << "DROP TABLE IF EXISTS servreg_services_v3";
+            sql << services_table(d, "servreg_services_v3");
+        }
+        if (!columns.empty()) {
+            sql << std::string(d.insert_ignoring) +
+                       " servreg_services_v3 (url, name, host, port, url_form, meta, drained, "
+                       "first_seen, last_seen, changed) SELECT " +
+                       std::string(d.url_of_host_port) +
+                       ", name, host, port, 0, NULL, 0, first_seen, last_seen, last_seen FROM "
+                       "servreg_services" +
+                       std::string(d.ignoring_suffix);
+            sql << "DROP TABLE servreg_services";
+        }
+        sql << "ALTER TABLE servreg_services_v3 RENAME TO servreg_services";
+    }
+    if (!d.index_in_create_table) {
+        create_index(sql, d, "servreg_services", "servreg_services_name", "name");
+    }
+    if (d.shared) create_index(sql, d, "servreg_services", "servreg_services_changed", "changed");
+    // Tombstones live an hour and say only what other processes of this version read: they
+    // start empty, keyed by URL.
+    if (!has_column(columns_of(sql, d, "servreg_tombstones"), "url")) {
+        sql << "DROP TABLE IF EXISTS servreg_tombstones";
+        sql << "CREATE TABLE servreg_tombstones (url " + std::string(d.url_type) +
+                   " NOT NULL PRIMARY KEY, deleted_at BIGINT NOT NULL)" +
+                   std::string(d.table_options);
+    }
+    create_index(sql, d, "servreg_tombstones", "servreg_tombstones_deleted_at", "deleted_at");
+}
+
 struct migration {
     int version;  // the schema version after it ran
     void (*run)(soci::session&, const dialect&);
@@ -90,7 +152,8 @@ struct migration {
 
 // Applied in order from the database's version. Each must be idempotent: MySQL commits DDL at
 // once, so a crash can leave a migration done but not yet recorded.
-constexpr std::array migrations{migration{1, &migrate_to_1}, migration{2, &migrate_to_2}};
+constexpr std::array migrations{migration{1, &migrate_to_1}, migration{2, &migrate_to_2},
+                                migration{3, &migrate_to_3}};
 static_assert(migrations.back().version == schema_version);
 
 }  // namespace

@@ -11,10 +11,11 @@
 namespace servreg::storage {
 
 // The schema version this binary creates and upgrades to (the number of migrations it knows).
-inline constexpr int schema_version = 2;
+inline constexpr int schema_version = 3;
 
 inline constexpr const char* select_all_rows =
-    "SELECT name, host, port, first_seen, last_seen FROM servreg_services";
+    "SELECT name, host, port, first_seen, last_seen, url, url_form, drained, meta, changed "
+    "FROM servreg_services";
 
 // Creates the schema of an empty database, or upgrades an older one, serialised against other
 // processes doing the same; `begin` and `commit` are the store's, which track the transaction.

@@ -308,9 +308,7 @@ std::vector<instance_row> soci_store::load_all() {
             return read_all_rows(sqlite_handle(sql_), static_cast<std::size_t>(count));
         }
         row_columns c(10'000);
-        soci::statement st =
-            (sql_.prepare << select_all_rows, soci::into(c.names), soci::into(c.hosts),
-             soci::into(c.ports), soci::into(c.first_seen), soci::into(c.last_seen));
+        soci::statement st = c.select(sql_, select_all_rows);
         std::vector<instance_row> rows;
         rows.reserve(static_cast<std::size_t>(count));
         c.fetch_all(st, rows);
@@ -323,27 +321,25 @@ void soci_store::execute_plan(std::span<const write_op> ops, const std::vector<w
     write_statements& s = *statements_;
     for (const write_step& st : steps) {
         const write_op& op = ops[st.index];
+        // One statement may not upsert a row twice (PostgreSQL refuses it), and any other write
+        // of a row must see what an earlier step of the batch wrote; the other upserts may
+        // wait to fill a multi-row statement.
+        if (s.pending_for(op)) s.execute_upserts();
         if (op.kind == write_op::kind_t::ping) {
-            // One statement may not upsert a row twice (PostgreSQL refuses it); a refresh must
-            // see what an earlier step of the batch wrote.
-            if (s.pending_for(op)) s.execute_upserts();
-            if (s.refreshed(op)) continue;  // first_seen stays, as it would
-            s.names.push_back(op.name);
-            s.hosts.push_back(op.host);
-            s.ports.push_back(op.port);
-            s.first_seen.push_back(st.first_seen_ms);
-            s.last_seen.push_back(op.now_ms);
+            if (!s.refreshed(op)) s.queue_upsert(op, st.first_seen_ms);  // first_seen stays
             continue;
         }
-        // Only an upsert of the same endpoint must go first; the others may wait to fill
-        // a multi-row statement.
-        if (s.pending_for(op)) s.execute_upserts();
-        s.remove_host = op.host;
-        s.remove_port = op.port;
-        s.remove_at = op.now_ms;
-        s.bury.execute(true);
-        s.remove.execute(true);
-        existed[st.index] = s.remove.get_affected_rows() > 0;
+        s.target_url = op.url;
+        s.target_at = op.now_ms;
+        soci::statement* run = &s.drain;
+        if (op.kind == write_op::kind_t::unregister) {
+            s.bury.execute(true);
+            run = &s.remove;
+        } else {
+            s.target_drained = op.kind == write_op::kind_t::drain ? 1 : 0;
+        }
+        run->execute(true);
+        existed[st.index] = run->get_affected_rows() > 0;
     }
     s.execute_upserts();
 }
@@ -407,12 +403,14 @@ std::size_t soci_store::prune(std::int64_t cutoff_ms) {
                             .count();
         long long forget = now - tombstone_retention.count();
         begin();
-        sql_ << "INSERT INTO servreg_tombstones (host, port, deleted_at) "
-                "SELECT host, port, :now FROM servreg_services WHERE last_seen < :cutoff" +
+        // By `changed`, which is indexed where processes share the database and is never less
+        // than last_seen: a row written lately (drained, say) waits for its next prune.
+        sql_ << "INSERT INTO servreg_tombstones (url, deleted_at) "
+                "SELECT url, :now FROM servreg_services WHERE changed < :cutoff" +
                     std::string(dialect_.tombstone_conflict),
             soci::use(now), soci::use(cutoff);
         soci::statement st =
-            (sql_.prepare << "DELETE FROM servreg_services WHERE last_seen < :cutoff",
+            (sql_.prepare << "DELETE FROM servreg_services WHERE changed < :cutoff",
              soci::use(cutoff));
         st.execute(true);
         const auto removed = static_cast<std::size_t>(st.get_affected_rows());
@@ -430,31 +428,24 @@ changes soci_store::changes_since(std::int64_t since_ms) {
         // Tombstones first, each query in its own snapshot: a row read afterwards that has a
         // tombstone too was pinged again after its deletion (see registry::index::merge).
         {
-            std::vector<std::string> hosts(chunk);
-            std::vector<int> ports(chunk);
+            std::vector<std::string> urls(chunk);
             std::vector<long long> deleted_at(chunk);
-            soci::statement st =
-                (sql_.prepare << "SELECT host, port, deleted_at FROM "
-                                 "servreg_tombstones WHERE deleted_at >= :since",
-                 soci::use(since), soci::into(hosts), soci::into(ports), soci::into(deleted_at));
+            soci::statement st = (sql_.prepare << "SELECT url, deleted_at FROM servreg_tombstones "
+                                                  "WHERE deleted_at >= :since",
+                                  soci::use(since), soci::into(urls), soci::into(deleted_at));
             st.execute();
             while (st.fetch()) {
-                for (std::size_t i = 0; i < hosts.size(); ++i) {
-                    out.tombstones.push_back({.host = std::move(hosts[i]),
-                                              .port = static_cast<std::uint16_t>(ports[i]),
-                                              .deleted_at_ms = deleted_at[i]});
+                for (std::size_t i = 0; i < urls.size(); ++i) {
+                    out.tombstones.push_back(
+                        {.url = std::move(urls[i]), .deleted_at_ms = deleted_at[i]});
                 }
-                hosts.resize(chunk);
-                ports.resize(chunk);
+                urls.resize(chunk);
                 deleted_at.resize(chunk);
             }
         }
         row_columns c(chunk);
         soci::statement st =
-            (sql_.prepare << "SELECT name, host, port, first_seen, last_seen FROM "
-                             "servreg_services WHERE last_seen >= :since",
-             soci::use(since), soci::into(c.names), soci::into(c.hosts), soci::into(c.ports),
-             soci::into(c.first_seen), soci::into(c.last_seen));
+            c.select(sql_, std::string(select_all_rows) + " WHERE changed >= :since", &since);
         c.fetch_all(st, out.rows);
         return out;
     });

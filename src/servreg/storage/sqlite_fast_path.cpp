@@ -39,7 +39,12 @@ std::vector<instance_row> read_all_rows(sqlite_api::sqlite3* db, std::size_t exp
                         .host = text(1),
                         .port = static_cast<std::uint16_t>(sqlite3_column_int(raw, 2)),
                         .first_seen_ms = sqlite3_column_int64(raw, 3),
-                        .last_seen_ms = sqlite3_column_int64(raw, 4)});
+                        .last_seen_ms = sqlite3_column_int64(raw, 4),
+                        .url = text(5),
+                        .url_form = sqlite3_column_int(raw, 6) != 0,
+                        .drained = sqlite3_column_int(raw, 7) != 0,
+                        .meta = text(8),
+                        .changed_ms = sqlite3_column_int64(raw, 9)});
     }
     if (rc != SQLITE_DONE) throw soci::soci_error(sqlite3_errmsg(db));
     return rows;

@@ -5,14 +5,23 @@
 namespace servreg::storage {
 namespace {
 
+constexpr std::array<std::string_view, 9> upsert_columns{
+    "url", "name", "host", "port", "url_form", "meta", "first_seen", "last_seen", "changed"};
+
 std::string upsert_sql(const dialect& d, std::size_t rows) {
     std::string sql =
-        "INSERT INTO servreg_services (name, host, port, first_seen, last_seen) VALUES ";
+        "INSERT INTO servreg_services (url, name, host, port, url_form, meta, first_seen, "
+        "last_seen, changed, drained) VALUES ";
     for (std::size_t i = 0; i < rows; ++i) {
         const std::string n = std::to_string(i);
-        if (i > 0) sql += ", ";
-        sql += "(:name" + n + ", :host" + n + ", :port" + n + ", :first_seen" + n + ", :last_seen" +
-               n + ")";
+        sql += i > 0 ? ", (" : "(";
+        for (const std::string_view column : upsert_columns) {
+            sql += ':';
+            sql += column;
+            sql += n;
+            sql += ", ";
+        }
+        sql += "0)";
     }
     sql += d.upsert_conflict;
     return sql;
@@ -21,45 +30,53 @@ std::string upsert_sql(const dialect& d, std::size_t rows) {
 std::string bury_sql(const dialect& d) {
     // The tombstone's time is at least the deleted row's last_seen, so that every process that
     // knew the row removes it even when the deleter's clock runs behind the pinger's.
-    return "INSERT INTO servreg_tombstones (host, port, deleted_at) SELECT host, port, " +
+    return "INSERT INTO servreg_tombstones (url, deleted_at) SELECT url, " +
            std::string(d.greatest) +
-           "(last_seen, :deleted_at) FROM servreg_services WHERE host = :host AND port = :port" +
+           "(last_seen, :deleted_at) FROM servreg_services WHERE url = :url" +
            std::string(d.tombstone_conflict);
+}
+
+// `changed` always moves, also for a drain of a drained instance, so that the affected row
+// count says whether the row exists on every database (MySQL counts only rows it changed).
+std::string drain_sql(const dialect& d) {
+    return "UPDATE servreg_services SET drained = :drained, changed = " + std::string(d.greatest) +
+           "(changed + 1, :at) WHERE url = :url";
 }
 
 }  // namespace
 
 write_statements::write_statements(soci::session& sql, const dialect& d, bool multi_row)
-    : bury((sql.prepare << bury_sql(d), soci::use(remove_at), soci::use(remove_host),
-            soci::use(remove_port))),
-      remove((sql.prepare << "DELETE FROM servreg_services WHERE host = :host AND port = :port",
-              soci::use(remove_host), soci::use(remove_port))) {
-    sqlite_api::sqlite3* db = nullptr;
+    : bury((sql.prepare << bury_sql(d), soci::use(target_at), soci::use(target_url))),
+      remove((sql.prepare << "DELETE FROM servreg_services WHERE url = :url",
+              soci::use(target_url))),
+      drain((sql.prepare << drain_sql(d), soci::use(target_drained), soci::use(target_at),
+             soci::use(target_url))) {
     if (d.kind == config::database_kind::sqlite) {
-        db = sqlite_handle(sql);
+        sqlite_api::sqlite3* db = sqlite_handle(sql);
         sqlite_begin.emplace(db, sqlite_begin_sql, "Cannot begin transaction");
         sqlite_commit.emplace(db, "COMMIT", "Cannot commit transaction");
+        sqlite_refresh.emplace(db, refresh_sql, "refreshing an instance");
+        sqlite_refresh_meta.emplace(db, refresh_meta_sql, "refreshing an instance");
     }
     if (!multi_row) {
-        bulk_upsert.emplace((sql.prepare << upsert_sql(d, 1), soci::use(names), soci::use(hosts),
-                             soci::use(ports), soci::use(first_seen), soci::use(last_seen)));
-        if (db != nullptr) {
-            sqlite_refresh.emplace(db, refresh_sql, "refreshing an instance");
-            return;
-        }
-        refresh.emplace((sql.prepare << refresh_sql, soci::use(refresh_last_seen),
-                         soci::use(refresh_host), soci::use(refresh_port),
-                         soci::use(refresh_name)));
+        bulk_upsert.emplace((sql.prepare << upsert_sql(d, 1), soci::use(urls), soci::use(names),
+                             soci::use(hosts), soci::use(ports), soci::use(url_forms),
+                             soci::use(metas, meta_given), soci::use(first_seen),
+                             soci::use(last_seen), soci::use(changed)));
         return;
     }
     for (std::size_t rows : row_counts) {
         soci::statement& st = multi_upserts.emplace_back(sql);
         for (std::size_t i = 0; i < rows; ++i) {
+            st.exchange(soci::use(row_urls[i]));
             st.exchange(soci::use(row_names[i]));
             st.exchange(soci::use(row_hosts[i]));
             st.exchange(soci::use(row_ports[i]));
+            st.exchange(soci::use(row_url_forms[i]));
+            st.exchange(soci::use(row_metas[i], row_meta_given[i]));
             st.exchange(soci::use(row_first_seen[i]));
             st.exchange(soci::use(row_last_seen[i]));
+            st.exchange(soci::use(row_changed[i]));
         }
         st.alloc();
         st.prepare(upsert_sql(d, rows));
@@ -67,21 +84,39 @@ write_statements::write_statements(soci::session& sql, const dialect& d, bool mu
     }
 }
 
+void write_statements::queue_upsert(const write_op& op, std::int64_t first_seen_ms) {
+    urls.push_back(op.url);
+    names.push_back(op.name);
+    hosts.push_back(op.host);
+    ports.push_back(op.port);
+    url_forms.push_back(op.url_form ? 1 : 0);
+    metas.push_back(op.meta.value_or(std::string()));
+    meta_given.push_back(op.meta ? soci::i_ok : soci::i_null);
+    first_seen.push_back(first_seen_ms);
+    last_seen.push_back(op.now_ms);
+    changed.push_back(op.now_ms);
+}
+
 void write_statements::execute_upserts() {
-    if (names.empty()) return;  // SOCI refuses empty vectors
+    if (urls.empty()) return;  // SOCI refuses empty vectors
     if (bulk_upsert) {
         bulk_upsert->execute(true);
     } else {
         // Greedy: as many rows per statement as fit, so a batch of n takes about n/64 trips.
         std::size_t done = 0;
         for (std::size_t k = 0; k < row_counts.size(); ++k) {
-            while (names.size() - done >= row_counts[k]) {
+            while (urls.size() - done >= row_counts[k]) {
                 for (std::size_t i = 0; i < row_counts[k]; ++i, ++done) {
+                    row_urls[i] = std::move(urls[done]);
                     row_names[i] = std::move(names[done]);
                     row_hosts[i] = std::move(hosts[done]);
                     row_ports[i] = ports[done];
+                    row_url_forms[i] = url_forms[done];
+                    row_metas[i] = std::move(metas[done]);
+                    row_meta_given[i] = meta_given[done];
                     row_first_seen[i] = first_seen[done];
                     row_last_seen[i] = last_seen[done];
+                    row_changed[i] = changed[done];
                 }
                 multi_upserts[k].execute(true);
             }
@@ -91,11 +126,16 @@ void write_statements::execute_upserts() {
 }
 
 void write_statements::discard_upserts() {
+    urls.clear();
     names.clear();
     hosts.clear();
     ports.clear();
+    url_forms.clear();
+    metas.clear();
+    meta_given.clear();
     first_seen.clear();
     last_seen.clear();
+    changed.clear();
 }
 
 }  // namespace servreg::storage

@@ -1,11 +1,13 @@
 // The statements every write transaction runs, prepared once per connection: the upserts (bulk
-// or multi-row, as the dialect prefers), SQLite's refresh of last_seen, the tombstone and delete.
+// or multi-row, as the dialect prefers), SQLite's refresh of last_seen, the tombstone and
+// delete, the drain.
 #pragma once
 
 #include <soci/soci.h>
 
 #include <array>
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -20,70 +22,75 @@ namespace servreg::storage {
 // upgrade its lock at the first write and could fail at once when another process wrote.
 inline constexpr const char* sqlite_begin_sql = "BEGIN IMMEDIATE";
 
+// A ping of a row that already has its name, form and host only moves its time; one that
+// gives metadata also needs the stored metadata to be the same.
 inline constexpr const char* refresh_sql =
-    "UPDATE servreg_services SET last_seen = :last_seen "
-    "WHERE host = :host AND port = :port AND name = :name";
+    "UPDATE servreg_services SET last_seen = ?1, changed = ?1 "
+    "WHERE url = ?2 AND name = ?3 AND url_form = ?4 AND host = ?5";
+inline constexpr const char* refresh_meta_sql =
+    "UPDATE servreg_services SET last_seen = ?1, changed = ?1 "
+    "WHERE url = ?2 AND name = ?3 AND url_form = ?4 AND host = ?5 AND meta = ?6";
 
 // The write statements, prepared once per connection, with the variables they are bound to.
 struct write_statements {
     // Upserts waiting for execution, in order: bound to the bulk statement.
+    std::vector<std::string> urls;
     std::vector<std::string> names;
     std::vector<std::string> hosts;
     std::vector<int> ports;
+    std::vector<int> url_forms;
+    std::vector<std::string> metas;
+    std::vector<soci::indicator> meta_given;  // i_null: keep the stored metadata
     std::vector<long long> first_seen;
     std::vector<long long> last_seen;
+    std::vector<long long> changed;
     // Bound to the multi-row statements, whose row i uses element i.
     static constexpr std::array<std::size_t, 3> row_counts{64, 8, 1};  // largest first
-    std::array<std::string, row_counts[0]> row_names;
-    std::array<std::string, row_counts[0]> row_hosts;
-    std::array<int, row_counts[0]> row_ports{};
-    std::array<long long, row_counts[0]> row_first_seen{};
-    std::array<long long, row_counts[0]> row_last_seen{};
-    std::string remove_host;
-    int remove_port = 0;
-    long long remove_at = 0;
-    // A ping of an endpoint already stored under the same name only moves its last_seen:
-    // an UPDATE of that one column leaves the name index alone, which the upsert (it
-    // assigns the name) rewrites. Half the pages written per ping on SQLite, where a
-    // statement costs no round trip; the servers keep their multi-row upserts.
-    std::string refresh_name;
-    std::string refresh_host;
-    int refresh_port = 0;
-    long long refresh_last_seen = 0;
-    std::optional<soci::statement> refresh;
-    // On SQLite: instead of `refresh` (with single-row upserts), and of SOCI's one-off
-    // BEGIN and COMMIT.
+    template <class T>
+    using rows_of = std::array<T, row_counts[0]>;
+    rows_of<std::string> row_urls;
+    rows_of<std::string> row_names;
+    rows_of<std::string> row_hosts;
+    rows_of<int> row_ports{};
+    rows_of<int> row_url_forms{};
+    rows_of<std::string> row_metas;
+    rows_of<soci::indicator> row_meta_given{};
+    rows_of<long long> row_first_seen{};
+    rows_of<long long> row_last_seen{};
+    rows_of<long long> row_changed{};
+    std::string target_url;  // of an unregister, drain or undrain
+    long long target_at = 0;
+    int target_drained = 0;
+    // A ping of an instance already stored the same way only moves its last_seen: an UPDATE
+    // of two columns leaves the name index alone, which the upsert (it assigns the name)
+    // rewrites. Half the pages written per ping on SQLite, where a statement costs no round
+    // trip; the servers keep their multi-row upserts. SQLite only.
     std::optional<sqlite_statement> sqlite_refresh;
+    std::optional<sqlite_statement> sqlite_refresh_meta;
+    // Instead of SOCI's one-off BEGIN and COMMIT.
     std::optional<sqlite_statement> sqlite_begin;
     std::optional<sqlite_statement> sqlite_commit;
     std::optional<soci::statement> bulk_upsert;
     std::vector<soci::statement> multi_upserts;  // one per row_counts entry
-    soci::statement bury;  // the tombstone of remove_host:remove_port, if its row exists
+    soci::statement bury;  // the tombstone of target_url, if its row exists
     soci::statement remove;
+    soci::statement drain;  // sets drained to target_drained
 
     write_statements(soci::session& sql, const dialect& d, bool multi_row);
-    // Whether an upsert of the op's endpoint is waiting. Pending upserts are in endpoint order,
-    // so only the last one can match.
-    bool pending_for(const write_op& op) const {
-        return !names.empty() && ports.back() == op.port && hosts.back() == op.host;
-    }
-    // Moves the last_seen of op's row when it has op's name; whether it did.
+    // Whether an upsert of the op's row is waiting. Pending upserts are in URL order, so only
+    // the last one can match.
+    bool pending_for(const write_op& op) const { return !urls.empty() && urls.back() == op.url; }
+    // Moves the last_seen of op's row when it is stored as op would store it; whether it did.
     bool refreshed(const write_op& op) {
-        if (sqlite_refresh) {
-            return sqlite_refresh->integer(1, op.now_ms)
-                       .text(2, op.host)
-                       .integer(3, op.port)
-                       .text(4, op.name)
-                       .run() > 0;
-        }
-        if (!refresh) return false;
-        refresh_name = op.name;
-        refresh_host = op.host;
-        refresh_port = op.port;
-        refresh_last_seen = op.now_ms;
-        refresh->execute(true);
-        return refresh->get_affected_rows() > 0;
+        if (!sqlite_refresh) return false;
+        sqlite_statement* st = op.meta ? &*sqlite_refresh_meta : &*sqlite_refresh;
+        st->integer(1, op.now_ms).text(2, op.url).text(3, op.name).integer(4, op.url_form);
+        st->text(5, op.host);
+        if (op.meta) st->text(6, *op.meta);
+        return st->run() > 0;
     }
+    // Queues the upsert of a ping, carrying `first_seen_ms` if it inserts or renames.
+    void queue_upsert(const write_op& op, std::int64_t first_seen_ms);
     void execute_upserts();
     void discard_upserts();
 };

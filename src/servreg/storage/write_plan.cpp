@@ -4,7 +4,6 @@
 #include <algorithm>
 #include <numeric>
 #include <optional>
-#include <tuple>
 
 namespace servreg::storage {
 
@@ -12,21 +11,23 @@ const std::vector<write_step>& write_planner::plan(std::span<const write_op> ops
     order_.resize(ops.size());
     std::iota(order_.begin(), order_.end(), std::size_t{0});
     std::ranges::stable_sort(order_, [&](std::size_t a, std::size_t b) {
-        return std::tie(ops[a].port, ops[a].host) < std::tie(ops[b].port, ops[b].host);
+        return ops[a].url < ops[b].url;
     });
     steps_.clear();
     std::optional<std::int64_t> run_start;
     for (std::size_t k = 0; k < order_.size(); ++k) {
         const write_op& op = ops[order_[k]];
-        if (op.kind == write_op::kind_t::unregister) {
+        if (op.kind != write_op::kind_t::ping) {
             steps_.push_back({order_[k], 0});
             continue;
         }
         if (!run_start) run_start = op.now_ms;
         if (k + 1 < order_.size()) {
             const write_op& next = ops[order_[k + 1]];
-            if (next.kind == write_op::kind_t::ping && next.port == op.port &&
-                next.host == op.host && next.name == op.name) {
+            // The next one stores all this one would, unless this one brings metadata and the
+            // next keeps what is stored.
+            if (next.kind == write_op::kind_t::ping && next.url == op.url &&
+                next.name == op.name && (next.meta || !op.meta)) {
                 continue;
             }
         }

@@ -20,11 +20,11 @@ struct write_step {
 // Plans batch after batch, reusing its buffers: the writer plans every group commit.
 class write_planner {
 public:
-    // Orders the ops by endpoint (stable, so each endpoint keeps its own order), which gives
-    // every servreg process sharing a database the same lock order. A ping followed by a ping of
-    // the same name for the same endpoint is left out; the one that stays carries the first
-    // one's time as first_seen, so the result is that of running every op in turn. Unregisters
-    // carry a first_seen of 0. Valid until the next call.
+    // Orders the ops by URL (stable, so each instance keeps its own order), which gives every
+    // servreg process sharing a database the same lock order. A ping followed by a ping of the
+    // same name for the same URL is left out (unless it brings metadata the next one does not);
+    // the one that stays carries the first one's time as first_seen, so the result is that of
+    // running every op in turn. Other writes carry a first_seen of 0. Valid until the next call.
     const std::vector<write_step>& plan(std::span<const write_op> ops);
 
 private:
