@@ -77,6 +77,9 @@ private:
     std::string outage_reason_;
     // An outage is logged as a warning once, then quietly until the database is back.
     bool in_outage_ = false;
+    // The connection was abandoned at a deadline: the server hangs, so a call does not wait for
+    // it to answer a reconnection; the probe goes on in the background.
+    bool timed_out_ = false;
     bool in_transaction_ = false;
     bool committing_ = false;
     std::optional<database_file> file_;  // an SQLite database file, as it was at start
@@ -232,8 +235,9 @@ constexpr auto reconnect_pause = std::chrono::milliseconds(500);
 // once would only double the wait.
 constexpr auto quick_failure = std::chrono::milliseconds(300);
 
-// How long a call waits for a server being tried again (reconnect_probe.h) before it fails:
-// long enough for a server that answers, short against one that hangs.
+// How long a call waits for a server being tried again (reconnect_probe.h) before it fails,
+// after a connection was lost (not abandoned at a deadline): long enough for a server that
+// restarted to answer, so that the call goes through.
 constexpr auto reconnect_wait = std::chrono::milliseconds(250);
 
 // The server has not answered the reconnection probe yet.
@@ -250,7 +254,7 @@ void soci_store::reconnect_if_broken() {
         // A server that hangs would hold the caller for a connect timeout: it is tried on a
         // thread of its own first, and calls fail at once until it answers.
         if (dialect_.kind != database_kind::sqlite && deadlines_ &&
-            !probe_.succeeded(reconnect_wait)) {
+            !probe_.succeeded(timed_out_ ? std::chrono::milliseconds(0) : reconnect_wait)) {
             throw still_connecting();
         }
         sql_.reconnect();
@@ -276,6 +280,7 @@ void soci_store::reconnect_if_broken() {
         throw storage_error(outage_reason_);
     }
     broken_ = false;
+    timed_out_ = false;
     reconnect_failed_at_.reset();
     in_outage_ = false;
     spdlog::info("storage: reconnected to {}", target_.display);
@@ -341,6 +346,7 @@ auto soci_store::guarded(std::string_view operation, F&& body, int deadlines) ->
                         redact(e.what(), secrets_));
             if (!connected) in_outage_ = true;
             if (timed_out) {
+                timed_out_ = !connected;
                 outage_reason_ = (connected ? target_.display + ": "
                                             : "connection to " + target_.display + " lost: ") +
                                  no_answer_within(deadlines_->timeout() * deadlines);
