@@ -40,7 +40,7 @@ watchdog::watchdog(std::chrono::milliseconds timeout, hooks h, bool own_thread)
     : timeout_(timeout), hooks_(std::move(h)) {
     if (own_thread) {
         thread_ = std::thread([this] {
-            pthread_setname_np(pthread_self(), "servreg-deadline");
+            pthread_setname_np(pthread_self(), "servreg-watch");
             run();
         });
     }
