@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <set>
 #include <string>
@@ -363,6 +364,33 @@ TEST_P(DatabaseFailover, WritesResumeOnThePromotedStandbyAndNothingAnsweredIsLos
         static_cast<long long>(slowest.count()), stored);
 }
 
+// --- the restart grace with several processes ---------------------------------------------------
+
+class DatabaseRestartGrace : public database_test {};
+
+TEST_P(DatabaseRestartGrace, AProcessRestartingWhileAnotherRunsGivesNoGrace) {
+    scratch_database db(server_url());
+    const std::vector<std::string> args{"--dburl", db.url(), "--ttl", "2"};
+    daemon_process a(args);
+    auto b = std::make_unique<daemon_process>(args);
+    ASSERT_EQ(call(a.port(), "ping", {"grace.svc", "gone", 1}).result(), true);
+    b->signal(SIGTERM);
+    ASSERT_EQ(b->wait(), 0) << b->log();
+    // a keeps the database fresh while b is down for longer than the TTL.
+    const auto down = steady::now();
+    while (between(down, steady::now()) < 2500ms) {
+        ASSERT_EQ(call(a.port(), "ping", {"grace.svc", "alive", 1}).result(), true);
+        std::this_thread::sleep_for(250ms);
+    }
+    b = std::make_unique<daemon_process>(args);
+    EXPECT_NE(b->log().find("restart grace: given to no instance"), std::string::npos) << b->log();
+    const auto x = call(b->port(), "locate_service", {"grace.svc"});
+    EXPECT_EQ(x.result(), nlohmann::json::array({{{"host", "alive"}, {"port", 1}}}))
+        << x.describe() << describe_log(*b);
+}
+
+INSTANTIATE_TEST_SUITE_P(Databases, DatabaseRestartGrace,
+                         ::testing::Values(postgres_server, mariadb_server), server_name{});
 INSTANTIATE_TEST_SUITE_P(Databases, DatabaseHang,
                          ::testing::Values(postgres_server, mariadb_server), server_name{});
 INSTANTIATE_TEST_SUITE_P(Databases, DatabaseFailover, ::testing::Values(postgres_server),

@@ -36,14 +36,22 @@ std::function<void()> shutdown_of(int fd) {
     return [fd] { ::shutdown(fd, SHUT_RDWR); };
 }
 
+// The socket of the client library's connection in SOCI's backend `Backend`, through the
+// library's `get_socket(connection)` named `symbol`; -1 when any of it is missing.
+template <typename Backend, typename Connection>
+int socket_of(soci::session& session, Connection* Backend::*connection, const char* library,
+              const char* symbol) {
+    using socket_fn = int (*)(Connection*);
+    // Per instantiation: one lookup per client library for the process's life.
+    static const auto get_socket = reinterpret_cast<socket_fn>(loaded_symbol(library, symbol));
+    auto* backend = static_cast<Backend*>(session.get_backend());
+    if (get_socket == nullptr || backend == nullptr || backend->*connection == nullptr) return -1;
+    return get_socket(backend->*connection);
+}
+
 int postgresql_socket([[maybe_unused]] soci::session& session) {
 #if SERVREG_HAVE_LIBPQ_HEADERS
-    using socket_fn = int (*)(const PGconn*);
-    static const auto pq_socket =
-        reinterpret_cast<socket_fn>(loaded_symbol("libpq.so.5", "PQsocket"));
-    auto* backend = static_cast<soci::postgresql_session_backend*>(session.get_backend());
-    if (pq_socket == nullptr || backend == nullptr || backend->conn_ == nullptr) return -1;
-    return pq_socket(backend->conn_);
+    return socket_of(session, &soci::postgresql_session_backend::conn_, "libpq.so.5", "PQsocket");
 #else
     return -1;
 #endif
@@ -52,12 +60,8 @@ int postgresql_socket([[maybe_unused]] soci::session& session) {
 int mysql_socket([[maybe_unused]] soci::session& session) {
 #if SERVREG_HAVE_MYSQL_HEADERS
     // MariaDB Connector/C 3 exports mysql_get_socket, as MySQL's client library does.
-    using socket_fn = int (*)(MYSQL*);
-    static const auto get_socket =
-        reinterpret_cast<socket_fn>(loaded_symbol("libmariadb.so.3", "mysql_get_socket"));
-    auto* backend = static_cast<soci::mysql_session_backend*>(session.get_backend());
-    if (get_socket == nullptr || backend == nullptr || backend->conn_ == nullptr) return -1;
-    return get_socket(backend->conn_);
+    return socket_of(session, &soci::mysql_session_backend::conn_, "libmariadb.so.3",
+                     "mysql_get_socket");
 #else
     return -1;
 #endif

@@ -59,7 +59,6 @@ private:
     template <typename F>
     auto guarded(std::string_view operation, F&& body, int deadlines = 1) -> decltype(body());
     void answered(watchdog::armed& armed);
-    void session_opened();
 
     config::database_target target_;
     soci_connection connection_;  // with the dialect's connect defaults
@@ -85,8 +84,7 @@ private:
     std::optional<database_file> file_;  // an SQLite database file, as it was at start
     write_planner planner_;
     watchdog* deadlines_;
-    std::function<void()> abort_;  // aborts a call on the current connection (native_handle.h)
-    reconnect_probe probe_;        // tries a server before the store reconnects to it
+    reconnect_probe probe_;  // tries a server before the store reconnects to it
 };
 
 soci_store::soci_store(const config::database_target& target, const store_options& options)
@@ -101,7 +99,6 @@ soci_store::soci_store(const config::database_target& target, const store_option
     std::erase_if(secrets_, [](const std::string& secret) { return secret.empty(); });
     add_connect_defaults(connection_, dialect_);
     open_session();
-    session_opened();
     prepare_schema();
     remember_file();
     start_checkpoints(options.checkpoints);
@@ -258,7 +255,6 @@ void soci_store::reconnect_if_broken() {
             throw still_connecting();
         }
         sql_.reconnect();
-        session_opened();
         configure_session();
         statements_ = std::make_unique<write_statements>(sql_, dialect_, multi_row_);
     } catch (const still_connecting&) {
@@ -287,11 +283,6 @@ void soci_store::reconnect_if_broken() {
     if (deadlines_) deadlines_->count_reconnect();
 }
 
-// The connection's abort, for the deadlines of the calls on it.
-void soci_store::session_opened() {
-    if (deadlines_) abort_ = abort_of(sql_, dialect_.kind);
-}
-
 // Runs `body` (one transaction at most), turning every failure into a storage_error. A body that
 // lost its connection before committing, or lost a deadlock, is run again: nothing of it stayed.
 // It has `deadlines` times the round-trip deadline: a body past it is aborted, and on a server
@@ -304,7 +295,8 @@ auto soci_store::guarded(std::string_view operation, F&& body, int deadlines) ->
         committing_ = false;
         const auto started = std::chrono::steady_clock::now();
         auto armed =
-            deadlines_ ? deadlines_->arm(target_.display, abort_, deadlines) : watchdog::armed{};
+            deadlines_ ? deadlines_->arm(target_.display, abort_of(sql_, dialect_.kind), deadlines)
+                       : watchdog::armed{};
         try {
             if constexpr (std::is_void_v<decltype(body())>) {
                 body();
