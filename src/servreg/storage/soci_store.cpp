@@ -57,7 +57,7 @@ private:
     void execute_plan(std::span<const write_op> ops, const std::vector<write_step>& steps,
                       std::vector<bool>& existed);
     template <typename F>
-    auto guarded(std::string_view operation, F&& body, int deadlines = 1) -> decltype(body());
+    auto guarded(std::string_view operation, F&& body) -> decltype(body());
     void answered(watchdog::armed& armed);
 
     config::database_target target_;
@@ -84,7 +84,17 @@ private:
     std::optional<database_file> file_;  // an SQLite database file, as it was at start
     write_planner planner_;
     watchdog* deadlines_;
-    reconnect_probe probe_;  // tries a server before the store reconnects to it
+    int call_deadlines_ = 1;  // how many deadlines the call at hand gets
+    reconnect_probe probe_;   // tries a server before the store reconnects to it
+};
+
+// Gives the calls of a scope `multiple` deadlines instead of one.
+struct deadline_multiple {
+    deadline_multiple(int& calls, int multiple) : calls_(calls) { calls_ = multiple; }
+    ~deadline_multiple() { calls_ = 1; }
+    deadline_multiple(const deadline_multiple&) = delete;
+    deadline_multiple& operator=(const deadline_multiple&) = delete;
+    int& calls_;
 };
 
 soci_store::soci_store(const config::database_target& target, const store_options& options)
@@ -285,18 +295,18 @@ void soci_store::reconnect_if_broken() {
 
 // Runs `body` (one transaction at most), turning every failure into a storage_error. A body that
 // lost its connection before committing, or lost a deadlock, is run again: nothing of it stayed.
-// It has `deadlines` times the round-trip deadline: a body past it is aborted, and on a server
+// It has call_deadlines_ times the round-trip deadline: a body past it is aborted, and on a server
 // its connection is abandoned (a commit in flight may still land: -32000 is "not known to be
 // done").
 template <typename F>
-auto soci_store::guarded(std::string_view operation, F&& body, int deadlines) -> decltype(body()) {
+auto soci_store::guarded(std::string_view operation, F&& body) -> decltype(body()) {
     for (int attempt = 1;; ++attempt) {
         reconnect_if_broken();
         committing_ = false;
         const auto started = std::chrono::steady_clock::now();
-        auto armed =
-            deadlines_ ? deadlines_->arm(target_.display, abort_of(sql_, dialect_.kind), deadlines)
-                       : watchdog::armed{};
+        auto armed = deadlines_ ? deadlines_->arm(target_.display, abort_of(sql_, dialect_.kind),
+                                                  call_deadlines_)
+                                : watchdog::armed{};
         try {
             if constexpr (std::is_void_v<decltype(body())>) {
                 body();
@@ -341,7 +351,7 @@ auto soci_store::guarded(std::string_view operation, F&& body, int deadlines) ->
                 timed_out_ = !connected;
                 outage_reason_ = (connected ? target_.display + ": "
                                             : "connection to " + target_.display + " lost: ") +
-                                 no_answer_within(deadlines_->timeout() * deadlines);
+                                 no_answer_within(deadlines_->timeout() * call_deadlines_);
                 throw storage_error(outage_reason_);
             }
             const bool lost_before_commit = !connected && !committing_ && attempt == 1 && quick;
@@ -361,29 +371,25 @@ void soci_store::answered(watchdog::armed& armed) {
     if (deadlines_ && !armed.expired()) deadlines_->answered();
 }
 
-// Reading the whole registry is many round trips: it gets this many deadlines in all.
-constexpr int load_deadlines = 15;
-
 std::vector<instance_row> soci_store::load_all() {
-    return guarded(
-        "loading the registry",
-        [&] {
-            // Sized once: growing 100,000 rows by doubling costs more than counting them.
-            long long count = 0;
-            sql_ << "SELECT COUNT(*) FROM servreg_services", soci::into(count);
-            if (dialect_.kind == database_kind::sqlite) {
-                return read_all_rows(sqlite_handle(sql_), static_cast<std::size_t>(count));
-            }
-            row_columns c(10'000);
-            soci::statement st =
-                (sql_.prepare << select_all_rows, soci::into(c.names), soci::into(c.hosts),
-                 soci::into(c.ports), soci::into(c.first_seen), soci::into(c.last_seen));
-            std::vector<instance_row> rows;
-            rows.reserve(static_cast<std::size_t>(count));
-            c.fetch_all(st, rows);
-            return rows;
-        },
-        load_deadlines);
+    // Reading the whole registry is many round trips: it gets 15 deadlines in all.
+    const deadline_multiple longer(call_deadlines_, 15);
+    return guarded("loading the registry", [&] {
+        // Sized once: growing 100,000 rows by doubling costs more than counting them.
+        long long count = 0;
+        sql_ << "SELECT COUNT(*) FROM servreg_services", soci::into(count);
+        if (dialect_.kind == database_kind::sqlite) {
+            return read_all_rows(sqlite_handle(sql_), static_cast<std::size_t>(count));
+        }
+        row_columns c(10'000);
+        soci::statement st =
+            (sql_.prepare << select_all_rows, soci::into(c.names), soci::into(c.hosts),
+             soci::into(c.ports), soci::into(c.first_seen), soci::into(c.last_seen));
+        std::vector<instance_row> rows;
+        rows.reserve(static_cast<std::size_t>(count));
+        c.fetch_all(st, rows);
+        return rows;
+    });
 }
 
 void soci_store::execute_plan(std::span<const write_op> ops, const std::vector<write_step>& steps,
