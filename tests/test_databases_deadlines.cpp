@@ -200,7 +200,8 @@ hang_figures measure_hang(daemon_process& servreg, const std::string& check_url,
     if (auto t = load.first(-32000, fault, 0, false)) f.first_refusal = between(fault, *t);
     if (auto t = load.first(0, back)) f.recovered = between(back, *t);
     for (const auto& o : outcomes) {
-        if (o.sent >= fault && o.sent < back) {
+        // Every call that waited during the fault, also one sent just before it.
+        if (o.answered >= fault && o.sent < back) {
             f.slowest = std::max(f.slowest, between(o.sent, o.answered));
             EXPECT_NE(o.code, -1) << "a ping of " << o.host
                                   << " got no answer at all: " << o.failure;
@@ -342,7 +343,7 @@ TEST_P(DatabaseFailover, WritesResumeOnThePromotedStandbyAndNothingAnsweredIsLos
     int refused = 0;
     milliseconds slowest{0};
     for (const auto& o : outcomes) {
-        if (o.sent < killed || o.sent >= promoted) continue;
+        if (o.answered < killed || o.sent >= promoted) continue;
         slowest = std::max(slowest, between(o.sent, o.answered));
         if (o.code == -32000) ++refused;
     }
