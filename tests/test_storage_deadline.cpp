@@ -15,57 +15,51 @@ using storage::watchdog;
 
 const std::string database = "postgresql database 'reg' on db:5432";
 
-struct counters {
+// A watchdog of 2 s without its thread, counting what it does, and a time to start from.
+class Watchdog : public ::testing::Test {
+protected:
     int aborts = 0;
     int timeouts = 0;
     int reconnects = 0;
+    watchdog w{2000ms,
+               {.on_timeout = [this] { ++timeouts; }, .on_reconnect = [this] { ++reconnects; }},
+               false};
+    const watchdog::clock::time_point t0 = watchdog::clock::now();
+
+    watchdog::armed arm_counted() {
+        return w.arm(
+            database, [this] { ++aborts; }, 1, t0);
+    }
 };
 
-watchdog make_watchdog(counters& c, std::chrono::milliseconds timeout = 2000ms) {
-    return watchdog(
-        timeout, {.on_timeout = [&c] { ++c.timeouts; }, .on_reconnect = [&c] { ++c.reconnects; }},
-        false);
-}
-
-TEST(Watchdog, AbortsACallAtItsDeadlineAndNotBefore) {
-    counters c;
-    auto w = make_watchdog(c);
-    const auto t0 = watchdog::clock::now();
-    auto armed = w.arm(
-        database, [&c] { ++c.aborts; }, 1, t0);
+TEST_F(Watchdog, AbortsACallAtItsDeadlineAndNotBefore) {
+    auto armed = arm_counted();
     w.expire(t0 + 1999ms);
-    EXPECT_EQ(c.aborts, 0);
+    EXPECT_EQ(aborts, 0);
     EXPECT_FALSE(armed.expired());
     w.expire(t0 + 2000ms);
-    EXPECT_EQ(c.aborts, 1);
-    EXPECT_EQ(c.timeouts, 1);
+    EXPECT_EQ(aborts, 1);
+    EXPECT_EQ(timeouts, 1);
     EXPECT_TRUE(armed.expired());
     // Once only.
     w.expire(t0 + 5000ms);
-    EXPECT_EQ(c.aborts, 1);
+    EXPECT_EQ(aborts, 1);
     armed.disarm();
     EXPECT_TRUE(armed.expired()) << "kept after disarm()";
 }
 
-TEST(Watchdog, ACallThatReturnedInTimeIsNeverAborted) {
-    counters c;
-    auto w = make_watchdog(c);
-    const auto t0 = watchdog::clock::now();
+TEST_F(Watchdog, ACallThatReturnedInTimeIsNeverAborted) {
     {
-        auto armed = w.arm(
-            database, [&c] { ++c.aborts; }, 1, t0);
+        auto armed = arm_counted();
         w.expire(t0 + 100ms);
     }
     w.expire(t0 + 10s);
-    EXPECT_EQ(c.aborts, 0);
-    EXPECT_EQ(c.timeouts, 0);
+    EXPECT_EQ(aborts, 0);
+    EXPECT_EQ(timeouts, 0);
     EXPECT_EQ(w.late(t0 + 10s), std::nullopt);
 }
 
-TEST(Watchdog, EachCallHasItsOwnDeadlineAndMultiple) {
-    counters c;
-    auto w = make_watchdog(c);
-    const auto t0 = watchdog::clock::now();
+TEST_F(Watchdog, EachCallHasItsOwnDeadlineAndMultiple) {
     int first = 0, second = 0, long_one = 0;
     auto a = w.arm(
         database, [&] { ++first; }, 1, t0);
@@ -79,13 +73,10 @@ TEST(Watchdog, EachCallHasItsOwnDeadlineAndMultiple) {
     EXPECT_EQ((std::vector<int>{first, second, long_one}), (std::vector<int>{1, 1, 0}));
     w.expire(t0 + 30'000ms);
     EXPECT_EQ((std::vector<int>{first, second, long_one}), (std::vector<int>{1, 1, 1}));
-    EXPECT_EQ(c.timeouts, 3);
+    EXPECT_EQ(timeouts, 3);
 }
 
-TEST(Watchdog, HealthHearsOfACallLateByHalfTheDeadlineUntilOneIsAnswered) {
-    counters c;
-    auto w = make_watchdog(c);
-    const auto t0 = watchdog::clock::now();
+TEST_F(Watchdog, HealthHearsOfACallLateByHalfTheDeadlineUntilOneIsAnswered) {
     auto armed = w.arm(database, {}, 1, t0);
     EXPECT_EQ(w.late(t0 + 1000ms), std::nullopt);
     EXPECT_EQ(w.late(t0 + 1200ms), database + " has not answered for 1.2 s");
@@ -99,25 +90,20 @@ TEST(Watchdog, HealthHearsOfACallLateByHalfTheDeadlineUntilOneIsAnswered) {
     EXPECT_EQ(w.late(t0 + 2300ms), std::nullopt);
 }
 
-TEST(Watchdog, TheOldestCallSpeaks) {
-    counters c;
-    auto w = make_watchdog(c, 1000ms);
-    const auto t0 = watchdog::clock::now();
+TEST_F(Watchdog, TheOldestCallSpeaks) {
     const std::string other = "mysql database 'reg' on db:3306";
     auto young = w.arm(other, {}, 1, t0 + 400ms);
     auto old = w.arm(database, {}, 1, t0);
-    EXPECT_EQ(w.late(t0 + 700ms), database + " has not answered for 0.7 s");
+    EXPECT_EQ(w.late(t0 + 1300ms), database + " has not answered for 1.3 s");
 }
 
-TEST(Watchdog, ReconnectsAreCounted) {
-    counters c;
-    auto w = make_watchdog(c);
+TEST_F(Watchdog, ReconnectsAreCounted) {
     w.count_reconnect();
     w.count_reconnect();
-    EXPECT_EQ(c.reconnects, 2);
+    EXPECT_EQ(reconnects, 2);
 }
 
-TEST(Watchdog, NoAnswerWithinSaysTheDeadline) {
+TEST(WatchdogText, NoAnswerWithinSaysTheDeadline) {
     EXPECT_EQ(storage::no_answer_within(2000ms), "no answer within 2 s (--db-timeout)");
     EXPECT_EQ(storage::no_answer_within(500ms), "no answer within 0.5 s (--db-timeout)");
 }
