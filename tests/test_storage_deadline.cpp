@@ -90,6 +90,12 @@ TEST_F(Watchdog, HealthHearsOfACallLateByHalfTheDeadlineUntilOneIsAnswered) {
     EXPECT_EQ(w.late(t0 + 2300ms), std::nullopt);
 }
 
+TEST_F(Watchdog, ACallWithSeveralDeadlinesIsLateByHalfOfThemAll) {
+    auto load = w.arm(database, {}, 15, t0);
+    EXPECT_EQ(w.late(t0 + 14s), std::nullopt);
+    EXPECT_EQ(w.late(t0 + 15500ms), database + " has not answered for 15.5 s");
+}
+
 TEST_F(Watchdog, TheOldestCallSpeaks) {
     const std::string other = "mysql database 'reg' on db:3306";
     auto young = w.arm(other, {}, 1, t0 + 400ms);

@@ -66,7 +66,7 @@ public:
     // Aborts the calls whose deadline is at or before `now`.
     void expire(clock::time_point now);
 
-    // The reason /health gives while a call has run for more than half the deadline, or since a
+    // The reason /health gives while a call has run for more than half its deadline, or since a
     // call timed out until one is answered(): the database hangs, whatever the calls will say.
     std::optional<std::string> late(clock::time_point now = clock::now()) const;
 

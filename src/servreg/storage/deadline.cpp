@@ -142,15 +142,15 @@ void watchdog::expire(clock::time_point now) {
 
 std::optional<std::string> watchdog::late(clock::time_point now) const {
     std::lock_guard lock(mutex_);
-    const call* oldest = nullptr;
+    const call* latest = nullptr;  // the call late by half its deadline that has run longest
     for (const auto& [id, c] : calls_) {
-        if (oldest == nullptr || c.started < oldest->started) oldest = &c;
+        if ((now - c.started) * 2 <= c.due - c.started) continue;
+        if (latest == nullptr || c.started < latest->started) latest = &c;
     }
-    if (oldest != nullptr) {
+    if (latest != nullptr) {
         const auto running =
-            std::chrono::duration_cast<std::chrono::milliseconds>(now - oldest->started);
-        if (running * 2 > timeout_)
-            return *oldest->database + " has not answered for " + seconds_text(running);
+            std::chrono::duration_cast<std::chrono::milliseconds>(now - latest->started);
+        return *latest->database + " has not answered for " + seconds_text(running);
     }
     return timed_out_;
 }
