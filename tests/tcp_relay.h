@@ -72,9 +72,11 @@ private:
                 fds.push_back({p.server, POLLIN, 0});
             }
             if (::poll(fds.data(), fds.size(), 20) <= 0 || paused_) continue;
+            // The pairs polled; one accepted below joins the next round.
+            const std::size_t polled = pairs_.size();
             if (fds[0].revents & POLLIN) accept_one();
             std::vector<std::size_t> closed;
-            for (std::size_t i = 0; i < pairs_.size(); ++i) {
+            for (std::size_t i = 0; i < polled; ++i) {
                 const auto& p = pairs_[i];
                 const bool ok = forward(fds[1 + 2 * i], p.client, p.server) &&
                                 forward(fds[2 + 2 * i], p.server, p.client);
