@@ -10,7 +10,7 @@ export CCACHE_BASEDIR="$SERVREG_ROOT"
 SERVREG_BUILD_PACKAGES=(
     build-essential cmake ninja-build ccache pkg-config
     libboost-dev libboost-system-dev nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev
-    libsoci-dev libsqlite3-dev libgtest-dev
+    libsoci-dev libsqlite3-dev libgtest-dev libpq-dev libmariadb-dev
 )
 
 # Installs the Debian packages given that are missing (as root, or through sudo).

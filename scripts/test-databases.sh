@@ -38,6 +38,7 @@ cleanup() {
     local status=$?
     [ -x "$pg_dir/stop.sh" ] && "$pg_dir/stop.sh" >/dev/null 2>&1 || true
     [ -x "$my_dir/stop.sh" ] && "$my_dir/stop.sh" >/dev/null 2>&1 || true
+    [ -x "$work/failover/stop.sh" ] && "$work/failover/stop.sh" >/dev/null 2>&1 || true
     rm -rf "$work"
     echo "==> database stage took $((SECONDS - started_at)) s"
     [ -n "$summary" ] && echo "$summary"
@@ -125,7 +126,58 @@ CREATE USER '$db_user'@'%' IDENTIFIED BY '$db_password';
 GRANT ALL PRIVILEGES ON *.* TO '$db_user'@'%';
 EOF
 
-echo "==> PostgreSQL on 127.0.0.1:$pg_port and MariaDB on 127.0.0.1:$my_port ready after $((SECONDS - started_at)) s"
+# --- Freezing: SIGSTOP, then SIGCONT, to every process of a server (a server that hangs) ------
+# $1: the server's pid file; $2: kill's signal. PostgreSQL's backends are the postmaster's
+# children; MariaDB is one process.
+cat >"$work/signal-server.sh" <<'EOF'
+#!/bin/sh
+pid=$(head -n 1 "$1") || exit 1
+exec kill "-$2" "$pid" $(pgrep -P "$pid")
+EOF
+chmod 755 "$work/signal-server.sh"
+
+# --- A PostgreSQL pair for the failover test: a primary and its synchronous streaming standby ---
+fo_dir="$work/failover"
+mkdir -p "$fo_dir/sock"
+[ "$(id -u)" -eq 0 ] && chown -R postgres "$fo_dir"
+fo_primary_port="$(free_port)"
+fo_standby_port="$(free_port)"
+fo_psql=("${as_pg[@]}" "$pg_bin/psql" -q -v ON_ERROR_STOP=1 -h "$fo_dir/sock" -p "$fo_primary_port"
+    -U postgres -d postgres)
+"${as_pg[@]}" "$pg_bin/initdb" -D "$fo_dir/primary" -U postgres --auth-local=trust \
+    --auth-host=scram-sha-256 -E UTF8 --locale=C.UTF-8 >"$fo_dir/initdb.log" 2>&1 ||
+    fail_with_log "initdb of the failover primary failed" "$fo_dir/initdb.log"
+fo_options="-k $fo_dir/sock -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off"
+"${as_pg[@]}" "$pg_bin/pg_ctl" -s -D "$fo_dir/primary" -l "$fo_dir/primary.log" -w -t 30 \
+    -o "-p $fo_primary_port $fo_options" start >/dev/null ||
+    fail_with_log "the failover primary did not start" "$fo_dir/primary.log"
+echo "CREATE ROLE $db_user LOGIN CREATEDB PASSWORD '$db_password'; CREATE DATABASE servreg OWNER $db_user;" |
+    "${fo_psql[@]}" >/dev/null || fail_with_log "creating the failover user failed" /dev/null
+# -R: the copy starts as a standby streaming from the primary.
+"${as_pg[@]}" "$pg_bin/pg_basebackup" -h "$fo_dir/sock" -p "$fo_primary_port" -U postgres \
+    -D "$fo_dir/standby" -R -X stream -c fast >"$fo_dir/basebackup.log" 2>&1 ||
+    fail_with_log "pg_basebackup failed" "$fo_dir/basebackup.log"
+"${as_pg[@]}" "$pg_bin/pg_ctl" -s -D "$fo_dir/standby" -l "$fo_dir/standby.log" -w -t 30 \
+    -o "-p $fo_standby_port $fo_options" start >/dev/null ||
+    fail_with_log "the failover standby did not start" "$fo_dir/standby.log"
+# Synchronous from now on, on the primary only (ALTER SYSTEM writes the primary's own file):
+# a commit waits for the standby, and the standby, once promoted, waits for no one.
+echo "ALTER SYSTEM SET synchronous_standby_names = '*'; SELECT pg_reload_conf();" |
+    "${fo_psql[@]}" >/dev/null || fail_with_log "setting up synchronous replication failed" /dev/null
+fo_sync_state() {
+    "${fo_psql[@]}" -tA -c "SELECT sync_state FROM pg_stat_replication" 2>/dev/null
+}
+wait_for '[ "$(fo_sync_state)" = sync ]' 20 ||
+    fail_with_log "the standby did not become synchronous" "$fo_dir/standby.log"
+cat >"$fo_dir/stop.sh" <<EOF
+#!/bin/sh
+${as_pg[*]} "$pg_bin/pg_ctl" -s -D "$fo_dir/primary" -m immediate -w -t 30 stop
+${as_pg[*]} "$pg_bin/pg_ctl" -s -D "$fo_dir/standby" -m immediate -w -t 30 stop
+exit 0
+EOF
+chmod 755 "$fo_dir/stop.sh"
+
+echo "==> PostgreSQL on 127.0.0.1:$pg_port, MariaDB on 127.0.0.1:$my_port, a PostgreSQL pair on 127.0.0.1:$fo_primary_port and :$fo_standby_port ready after $((SECONDS - started_at)) s"
 
 export SERVREG_TEST_POSTGRES_URL="postgresql://$db_user:$db_password_url@127.0.0.1:$pg_port/servreg"
 export SERVREG_TEST_POSTGRES_STOP="$pg_dir/stop.sh"
@@ -133,6 +185,15 @@ export SERVREG_TEST_POSTGRES_START="$pg_dir/start.sh"
 export SERVREG_TEST_MYSQL_URL="mysql://$db_user:$db_password_url@127.0.0.1:$my_port/servreg"
 export SERVREG_TEST_MYSQL_STOP="$my_dir/stop.sh"
 export SERVREG_TEST_MYSQL_START="$my_dir/start.sh"
+export SERVREG_TEST_POSTGRES_FREEZE="$work/signal-server.sh $pg_dir/data/postmaster.pid STOP"
+export SERVREG_TEST_POSTGRES_THAW="$work/signal-server.sh $pg_dir/data/postmaster.pid CONT"
+export SERVREG_TEST_MYSQL_FREEZE="$work/signal-server.sh $my_dir/mysqld.pid STOP"
+export SERVREG_TEST_MYSQL_THAW="$work/signal-server.sh $my_dir/mysqld.pid CONT"
+export SERVREG_TEST_FAILOVER_URL="postgresql://$db_user:$db_password_url@127.0.0.1:$fo_primary_port,127.0.0.1:$fo_standby_port/servreg?target_session_attrs=read-write"
+export SERVREG_TEST_FAILOVER_SQLALCHEMY_URL="postgresql://$db_user:$db_password_url@/servreg?host=127.0.0.1:$fo_primary_port&host=127.0.0.1:$fo_standby_port&target_session_attrs=read-write"
+export SERVREG_TEST_FAILOVER_STANDBY_URL="postgresql://$db_user:$db_password_url@127.0.0.1:$fo_standby_port/servreg"
+export SERVREG_TEST_FAILOVER_KILL_PRIMARY="${as_pg[*]} $pg_bin/pg_ctl -s -D $fo_dir/primary -m immediate -w -t 30 stop"
+export SERVREG_TEST_FAILOVER_PROMOTE="${as_pg[*]} $pg_bin/pg_ctl -s -D $fo_dir/standby -w -t 30 promote"
 
 # The tests named Databases/Suite.Test/Postgres and .../MariaDB (and .../SQLite, which ctest
 # has run already and costs little) need these servers; without the variables they skip.

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <map>
@@ -432,4 +433,38 @@ TEST(CommandLine, ProcessEnvReadsTheEnvironment) {
     ::setenv(name.c_str(), "value with spaces", 1);
     EXPECT_EQ(servreg::config::process_env(name).value_or("<unset>"), "value with spaces");
     ::unsetenv(name.c_str());
+}
+
+TEST(CommandLine, DbTimeoutTakesSecondsWithUpToThreeDecimals) {
+    using std::chrono::milliseconds;
+    EXPECT_EQ(daemon({}).db_timeout, milliseconds(2000));
+    const std::vector<std::pair<std::string, milliseconds>> cases{
+        {"2", milliseconds(2000)},      {"0.5", milliseconds(500)},
+        {"1.25", milliseconds(1250)},   {"0.1", milliseconds(100)},
+        {"600", milliseconds(600'000)}, {"10.125", milliseconds(10'125)}};
+    for (const auto& [value, want] : cases) {
+        EXPECT_EQ(daemon({"--db-timeout", value}).db_timeout, want) << "value=" << value;
+        EXPECT_EQ(daemon({}, {{"SERVREG_DB_TIMEOUT", value}}).db_timeout, want)
+            << "value=" << value;
+    }
+    EXPECT_EQ(daemon({"--db-timeout", "3"}, {{"SERVREG_DB_TIMEOUT", "5"}}).db_timeout,
+              milliseconds(3000));
+    for (const std::string bad :
+         {"0", "0.05", "600.001", "-1", "", "2s", "1.", ".5", "1.2345", "1,5", "abc"}) {
+        expect_refused({"--db-timeout", bad}, "--db-timeout: '" + bad + "'");
+        expect_refused({}, "SERVREG_DB_TIMEOUT: '" + bad + "'", {{"SERVREG_DB_TIMEOUT", bad}});
+    }
+}
+
+TEST(CommandLine, NoRestartGraceFromTheCommandLineOrTheEnvironment) {
+    EXPECT_TRUE(daemon({}).restart_grace);
+    EXPECT_FALSE(daemon({"--no-restart-grace"}).restart_grace);
+    for (const std::string v : {"1", "true", "yes"})
+        EXPECT_FALSE(daemon({}, {{"SERVREG_NO_RESTART_GRACE", v}}).restart_grace) << "value=" << v;
+    for (const std::string v : {"0", "false", "no", ""})
+        EXPECT_TRUE(daemon({}, {{"SERVREG_NO_RESTART_GRACE", v}}).restart_grace) << "value=" << v;
+    EXPECT_FALSE(daemon({"--no-restart-grace"}, {{"SERVREG_NO_RESTART_GRACE", "0"}}).restart_grace);
+    expect_refused({}, "SERVREG_NO_RESTART_GRACE: 'maybe'",
+                   {{"SERVREG_NO_RESTART_GRACE", "maybe"}});
+    expect_refused({"--no-restart-grace=maybe"}, "--no-restart-grace");
 }

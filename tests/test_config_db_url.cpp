@@ -363,3 +363,65 @@ TEST(DbUrl, NulIsRefused) {
     expect_refusal(std::string("sqlite:///a\0b.db", 16), {"NUL"});
     expect_refusal("postgresql://u:a%00b@h/d", {"password"});
 }
+
+TEST(DbUrl, PostgresqlHostListInLibpqsForm) {
+    expect_server("postgresql://svc:pw@h1:5432,h2:5433/reg?target_session_attrs=read-write",
+                  database_kind::postgresql,
+                  {.hosts = {{.name = "h1", .port = 5432, .ipv6 = false},
+                             {.name = "h2", .port = 5433, .ipv6 = false}},
+                   .database = "reg",
+                   .user = "svc",
+                   .password = "pw",
+                   .query = {{"target_session_attrs", "read-write"}},
+                   .display = "postgresql database 'reg' on h1:5432,h2:5433 as user 'svc'"});
+    // A host without a port takes the default; IPv6 keeps its brackets in the display.
+    expect_server("postgresql://svc@[::1]:5432,db2/reg", database_kind::postgresql,
+                  {.hosts = {{.name = "::1", .port = 5432, .ipv6 = true},
+                             {.name = "db2", .port = std::nullopt, .ipv6 = false}},
+                   .database = "reg",
+                   .user = "svc",
+                   .password = std::nullopt,
+                   .query = {},
+                   .display = "postgresql database 'reg' on [::1]:5432,db2 as user 'svc'"});
+}
+
+TEST(DbUrl, PostgresqlHostListInSqlalchemysForm) {
+    expect_server(
+        "postgresql+psycopg2://svc:pw@/reg?host=h1:5432&host=h2:5433&target_session_attrs=any",
+        database_kind::postgresql,
+        {.hosts = {{.name = "h1", .port = 5432, .ipv6 = false},
+                   {.name = "h2", .port = 5433, .ipv6 = false}},
+         .database = "reg",
+         .user = "svc",
+         .password = "pw",
+         .query = {{"target_session_attrs", "any"}},
+         .display = "postgresql database 'reg' on h1:5432,h2:5433 as user 'svc'"});
+    // Repeated without ports, and a single one with a port, are lists too.
+    expect_server("postgresql://@/reg?host=a&host=b", database_kind::postgresql,
+                  {.hosts = {{.name = "a", .port = std::nullopt, .ipv6 = false},
+                             {.name = "b", .port = std::nullopt, .ipv6 = false}},
+                   .database = "reg",
+                   .user = std::nullopt,
+                   .password = std::nullopt,
+                   .query = {},
+                   .display = "postgresql database 'reg' on a,b"});
+    expect_server("postgresql:///reg?host=[::1]:6543", database_kind::postgresql,
+                  {.hosts = {{.name = "::1", .port = 6543, .ipv6 = true}},
+                   .database = "reg",
+                   .user = std::nullopt,
+                   .password = std::nullopt,
+                   .query = {},
+                   .display = "postgresql database 'reg' on [::1]:6543"});
+}
+
+TEST(DbUrl, HostListsThatCannotBeMeantAreRefused) {
+    expect_refusal("mysql://u@h1:3306,h2:3306/reg", {"several hosts", "PostgreSQL only"});
+    expect_refusal("postgresql://u@h1,h2/reg?host=h3:5432", {"not both"});
+    expect_refusal("postgresql://u@h1:5432,/reg", {"empty"});
+    expect_refusal("postgresql://u@h1:5432,h2:0/reg", {"port"});
+    expect_refusal("postgresql://u@h1:5432,h2:x/reg", {"port"});
+    expect_refusal("postgresql://u@/reg?host=h1:5432&host=h2:99999", {"port"});
+    expect_refusal("postgresql://u@/reg?host=[::1&host=h2", {"IPv6"});
+    expect_refusal("sqlite:///x.db?timeout=1&timeout=2", {"'timeout'", "twice"});
+    expect_refusal("mysql://h/d?charset=utf8&charset=latin1", {"'charset'", "twice"});
+}

@@ -51,6 +51,8 @@ TEST(DaemonCommandLine, BadValuesExitTwoNamingTheOptionBeforeListening) {
         {{"--port", std::to_string(port), "--dburl", "oracle+cx_oracle://u:p@h/db"}, "--dburl"},
         {{"--port", std::to_string(port), "--accesslog", "/nonexistent-dir/x.log"}, "--accesslog"},
         {{"--port", std::to_string(port), "--threads", "0"}, "--threads"},
+        {{"--port", std::to_string(port), "--db-timeout", "0"}, "--db-timeout"},
+        {{"--port", std::to_string(port), "--db-timeout", "2s"}, "--db-timeout"},
         {{"--port", std::to_string(port), "--no-such-option"}, "--no-such-option"},
     };
     for (const auto& [bad, option] : cases) {
@@ -202,7 +204,8 @@ TEST(DaemonCommandLine, ThreadsAreNamedForTopAndPs) {
     }
     std::string listed;
     for (const auto& n : seen) listed += n + " ";
-    for (const char* want : {"servreg-io-0", "servreg-io-1", "servreg-writer", "servreg-ckpt"}) {
+    for (const char* want :
+         {"servreg-io-0", "servreg-io-1", "servreg-writer", "servreg-ckpt", "servreg-watch"}) {
         EXPECT_EQ(seen.count(want), 1u) << want << " among the threads: " << listed;
     }
 }

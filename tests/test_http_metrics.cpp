@@ -46,6 +46,32 @@ TEST(MetricsFormat, EveryFamilyHasHelpAndTypeAndEveryLineParses) {
     EXPECT_NEAR(value_of(samples, "servreg_db_commit_duration_seconds_sum"), 0.002, 1e-9) << text;
 }
 
+TEST(MetricsFormat, DatabaseTimeoutsReconnectsAndTheRestartGrace) {
+    http::metrics m("1");
+    auto samples = samples_of(m.render({}));
+    EXPECT_EQ(value_of(samples, "servreg_db_timeouts_total"), 0);
+    EXPECT_EQ(value_of(samples, "servreg_db_reconnects_total"), 0);
+    EXPECT_EQ(value_of(samples, "servreg_restart_grace_instances"), 0);
+    m.record_db_timeout();
+    m.record_db_timeout();
+    m.record_db_reconnect();
+    m.set_restart_grace(7, std::chrono::steady_clock::now() + 1h);
+    std::string text = m.render({});
+    samples = samples_of(text);
+    EXPECT_EQ(value_of(samples, "servreg_db_timeouts_total"), 2) << text;
+    EXPECT_EQ(value_of(samples, "servreg_db_reconnects_total"), 1) << text;
+    EXPECT_EQ(value_of(samples, "servreg_restart_grace_instances"), 7) << text;
+    for (std::string family : {"servreg_db_timeouts_total", "servreg_db_reconnects_total",
+                               "servreg_restart_grace_instances"}) {
+        EXPECT_NE(text.find("# HELP " + family + " "), std::string::npos) << family << "\n" << text;
+        EXPECT_NE(text.find("# TYPE " + family + " "), std::string::npos) << family << "\n" << text;
+    }
+    // Once the grace is over, no instance is kept alive by it.
+    m.set_restart_grace(7, std::chrono::steady_clock::now() - 1s);
+    text = m.render({});
+    EXPECT_EQ(value_of(samples_of(text), "servreg_restart_grace_instances"), 0) << text;
+}
+
 TEST(MetricsFormat, HistogramBucketsAreCumulativeAndInfEqualsCount) {
     http::metrics m("x");
     for (std::chrono::nanoseconds d :

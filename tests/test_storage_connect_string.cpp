@@ -471,3 +471,26 @@ TEST(ConnectString, ConnectDefaultsGoWhereTheUrlGivesNone) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(ConnectString, HostListsOfBothUrlFormsBecomeLibpqLists) {
+    expect_translation(
+        database_kind::postgresql, "postgresql",
+        {{"postgresql://u:pw@h1:5432,h2:5433/reg?target_session_attrs=read-write",
+          "host=h1,h2 port=5432,5433 dbname=reg user=u password=pw connect_timeout=2 "
+          "target_session_attrs=read-write",
+          "postgresql database 'reg' on h1:5432,h2:5433 as user 'u'"},
+         {"postgresql://u:pw@/reg?host=h1:5432&host=h2:5433&target_session_attrs=read-write",
+          "host=h1,h2 port=5432,5433 dbname=reg user=u password=pw connect_timeout=2 "
+          "target_session_attrs=read-write",
+          "postgresql database 'reg' on h1:5432,h2:5433 as user 'u'"},
+         // A host without a port is an empty entry of the port list: libpq's default port.
+         {"postgresql://u@h1,h2:5433/reg",
+          "host=h1,h2 port=,5433 dbname=reg user=u connect_timeout=2",
+          "postgresql database 'reg' on h1,h2:5433 as user 'u'"},
+         {"postgresql://u@h1,h2/reg", "host=h1,h2 dbname=reg user=u connect_timeout=2",
+          "postgresql database 'reg' on h1,h2 as user 'u'"}});
+}
+
+}  // namespace

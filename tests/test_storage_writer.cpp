@@ -10,6 +10,7 @@
 #include <condition_variable>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "servreg/storage/store.h"
@@ -385,6 +386,31 @@ TEST(Writer, IdleProbesUpdateHealth) {
     s.fail_probes = false;
     ASSERT_TRUE(eventually([&] { return w.current_health().ok; }));
     EXPECT_EQ(w.current_health().reason, "");
+}
+
+TEST(Writer, HealthTellsOfALateCallAlthoughTheLastOneSucceeded) {
+    script s;
+    std::mutex late_mutex;
+    std::optional<std::string> late;
+    writer::hooks hooks;
+    hooks.late = [&] {
+        std::lock_guard lock(late_mutex);
+        return late;
+    };
+    writer w(std::make_unique<fake_store>(s), quiet_settings(), fixed_clock, hooks);
+    EXPECT_TRUE(w.current_health().ok);
+    {
+        std::lock_guard lock(late_mutex);
+        late = "test database has not answered for 1.2 s";
+    }
+    const auto h = w.current_health();
+    EXPECT_FALSE(h.ok);
+    EXPECT_EQ(h.reason, "test database has not answered for 1.2 s");
+    {
+        std::lock_guard lock(late_mutex);
+        late.reset();
+    }
+    EXPECT_TRUE(w.current_health().ok) << w.current_health().reason;
 }
 
 TEST(Writer, PrunesPeriodicallyWithCutoffFromClock) {

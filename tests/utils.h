@@ -328,6 +328,7 @@ public:
     bool send(std::string_view bytes) {
         while (!bytes.empty()) {
             auto n = ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+            if (n < 0 && errno == EINTR) continue;
             if (n <= 0) return false;
             bytes.remove_prefix(static_cast<std::size_t>(n));
         }
@@ -418,7 +419,12 @@ public:
 private:
     bool fill() {
         char chunk[16384];
-        auto n = ::recv(fd_, chunk, sizeof chunk, 0);
+        // A signal to the test process (one comes while std::system runs a command, as the
+        // database tests do) interrupts a receive with a timeout even under SA_RESTART.
+        ssize_t n = 0;
+        do {
+            n = ::recv(fd_, chunk, sizeof chunk, 0);
+        } while (n < 0 && errno == EINTR);
         if (n <= 0) return false;
         buffer_.append(chunk, static_cast<std::size_t>(n));
         return true;

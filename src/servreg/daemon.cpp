@@ -17,7 +17,9 @@
 #include "servreg/jsonrpc/dispatcher.h"
 #include "servreg/registry/clock.h"
 #include "servreg/registry/index.h"
+#include "servreg/registry/restart_grace.h"
 #include "servreg/registry/service.h"
+#include "servreg/storage/deadline.h"
 #include "servreg/storage/poller.h"
 #include "servreg/storage/store.h"
 #include "servreg/storage/writer.h"
@@ -37,6 +39,19 @@ void setup_logging(config::log_level level) {
     logger->set_level(levels[static_cast<std::size_t>(level)]);
     logger->flush_on(spdlog::level::trace);
     spdlog::set_default_logger(std::move(logger));
+}
+
+void log_restart_grace(const registry::restart_grace& grace, std::int64_t now_ms) {
+    if (grace.newest_ms == 0) return;
+    const auto down_s = (now_ms - grace.newest_ms) / 1000;
+    if (grace.until_ms == 0) {
+        spdlog::info("restart grace: given to no instance (the newest ping is {} s old)", down_s);
+        return;
+    }
+    spdlog::info(
+        "restart grace: the registry was down for about {} s; {} instances alive then count as "
+        "alive for {} s more unless they ping or are unregistered",
+        down_s, grace.instances, (grace.until_ms - now_ms) / 1000);
 }
 
 }  // namespace
@@ -60,19 +75,33 @@ int run_daemon(const config::options& opts) {
         }
     }
 
+    // Before the stores, the writer and the dispatcher, which report to it until they are gone.
+    http::metrics metrics(version);
+    // Before the stores, whose calls it times.
+    storage::watchdog deadlines(opts.db_timeout,
+                                {.on_timeout = [&metrics] { metrics.record_db_timeout(); },
+                                 .on_reconnect = [&metrics] { metrics.record_db_reconnect(); }});
     registry::system_clock clock;
     registry::index index;
     std::unique_ptr<storage::store> db;
     std::unique_ptr<storage::store> sync_db;
     std::int64_t loaded_at_ms = 0;
+    const storage::writer_settings writer_settings;
     try {
-        db = storage::open_store(opts.database);
+        db = storage::open_store(opts.database, deadlines);
         loaded_at_ms = clock.now_ms();
-        index.reset(db->load_all());
+        auto rows = db->load_all();
+        if (opts.restart_grace) {
+            const auto grace = registry::apply_restart_grace(rows, loaded_at_ms, opts.ttl,
+                                                             writer_settings.prune_after);
+            log_restart_grace(grace, loaded_at_ms);
+            metrics.set_restart_grace(grace.instances, steady::now() + opts.ttl);
+        }
+        index.reset(std::move(rows));
         // Other servreg processes may share a server database (never an SQLite file, which
         // one process owns): a second connection reads their changes, so writes never wait.
         if (opts.database.kind != config::database_kind::sqlite) {
-            sync_db = storage::open_store(opts.database);
+            sync_db = storage::open_store(opts.database, deadlines);
         }
     } catch (const storage::storage_error& e) {
         spdlog::error("cannot use the database ({}): {}", opts.database.display, e.what());
@@ -88,16 +117,14 @@ int run_daemon(const config::options& opts) {
         return 1;
     }
 
-    // Before the writer and the dispatcher, which report to it until they are gone.
-    http::metrics metrics(version);
     storage::writer::hooks hooks;
     hooks.on_prune = [&index](std::int64_t cutoff) { index.prune(cutoff); };
     hooks.on_commit = [&metrics](std::chrono::nanoseconds took, std::size_t writes, bool ok) {
         metrics.record_commit(took, writes, ok);
     };
+    hooks.late = [&deadlines] { return deadlines.late(); };
     storage::writer writer(
-        std::move(db), storage::writer_settings{}, [&clock] { return clock.now_ms(); },
-        std::move(hooks));
+        std::move(db), writer_settings, [&clock] { return clock.now_ms(); }, std::move(hooks));
     registry::service service(index, writer, clock, opts.ttl);
 
     std::optional<storage::poller> sync;

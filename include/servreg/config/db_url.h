@@ -26,8 +26,9 @@ struct database_target {
     // SQLite: the file as the URL names it (relative to the working directory), or ":memory:".
     std::string path;
     // A server's parts as the URL's authority and path give them; what the URL leaves out is
-    // absent, for the client library's default. servreg's URLs name one host at most (libpq
-    // takes several, as a list in the host query parameter).
+    // absent, for the client library's default. A PostgreSQL URL may name several hosts, in
+    // libpq's form (h1:5432,h2:5432) or SQLAlchemy's (?host=h1:5432&host=h2:5432): libpq tries
+    // them in order (failover, with target_session_attrs).
     std::vector<database_host> hosts;
     std::optional<std::string> database;
     std::optional<std::string> user;

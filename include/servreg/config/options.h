@@ -36,6 +36,10 @@ struct options {
     bool strict_jsonrpc = false;
     std::optional<std::string> api_token;
     server_limits limits;
+    // The deadline of every database round trip (SPEC section 5).
+    std::chrono::milliseconds db_timeout{2000};
+    // Instances alive when the registry went down stay alive one TTL after a start (section 5).
+    bool restart_grace = true;
 };
 
 }  // namespace servreg::config

@@ -77,6 +77,15 @@ public:
     // One transaction of the storage writer (its on_commit hook). Never blocks.
     void record_commit(std::chrono::nanoseconds d, std::size_t writes, bool ok) noexcept;
 
+    // Database calls aborted at their deadline, and lost connections replaced (the storage
+    // watchdog's hooks). Never block.
+    void record_db_timeout() noexcept;
+    void record_db_reconnect() noexcept;
+
+    // The instances given the restart grace at start-up, shown until the grace ends.
+    void set_restart_grace(std::size_t instances,
+                           std::chrono::steady_clock::time_point until) noexcept;
+
     // The whole exposition, in the Prometheus text format 0.0.4.
     std::string render(const live_values& live) const;
 
@@ -98,6 +107,10 @@ private:
     duration_histogram commit_durations_;
     std::atomic<std::uint64_t> commits_failed_{0};
     std::atomic<std::uint64_t> writes_committed_{0};
+    std::atomic<std::uint64_t> db_timeouts_{0};
+    std::atomic<std::uint64_t> db_reconnects_{0};
+    std::atomic<std::uint64_t> grace_instances_{0};
+    std::atomic<std::chrono::steady_clock::rep> grace_until_{0};  // steady_clock ticks
 };
 
 }  // namespace servreg::http

@@ -49,6 +49,9 @@ public:
         std::function<void(std::int64_t cutoff_ms)> on_prune;
         // After each commit attempt: how long it took, how many writes, whether it succeeded.
         std::function<void(std::chrono::nanoseconds, std::size_t batch, bool ok)> on_commit;
+        // On any thread, for current_health(): why the database counts as unavailable although
+        // the last call succeeded (a call of the writer or the poller that is late), if it does.
+        std::function<std::optional<std::string>()> late;
     };
 
     writer(std::unique_ptr<store> db, writer_settings settings, clock_fn now_ms, hooks h = {});

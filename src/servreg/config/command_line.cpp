@@ -11,12 +11,14 @@
 #include <cctype>
 #include <cerrno>
 #include <charconv>
+#include <chrono>
 #include <cstdlib>
 #include <functional>
 #include <optional>
 #include <string>
 #include <system_error>
 #include <thread>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -50,6 +52,23 @@ std::optional<unsigned long> parse_number(std::string_view s, unsigned long min,
     auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
     if (ec != std::errc{} || end != s.data() + s.size() || value < min || value > max)
         return std::nullopt;
+    return value;
+}
+
+// "2", "0.5", "1.25": seconds with at most three decimals, as milliseconds within [min, max].
+std::optional<std::chrono::milliseconds> parse_seconds(std::string_view s,
+                                                       std::chrono::milliseconds min,
+                                                       std::chrono::milliseconds max) {
+    const auto dot = s.find('.');
+    const std::string_view whole = s.substr(0, dot);
+    std::string fraction(dot == s.npos ? std::string_view{} : s.substr(dot + 1));
+    if (dot != s.npos && (fraction.empty() || fraction.size() > 3)) return std::nullopt;
+    const auto seconds = parse_number(whole, 0, 86'400);
+    fraction.resize(3, '0');
+    const auto millis = parse_number(fraction, 0, 999);
+    if (!seconds || !millis) return std::nullopt;
+    const std::chrono::milliseconds value{static_cast<long long>(*seconds * 1000 + *millis)};
+    if (value < min || value > max) return std::nullopt;
     return value;
 }
 
@@ -183,6 +202,14 @@ std::vector<setting> daemon_settings() {
                      o.limits.max_connections = *n;
                      return std::nullopt;
                  }});
+    s.push_back({"db-timeout", "SECONDS", "deadline of every database round trip", "2",
+                 [](const std::string& v, options& o) -> std::optional<std::string> {
+                     using std::chrono::milliseconds;
+                     auto t = parse_seconds(v, milliseconds(100), milliseconds(600'000));
+                     if (!t) return in_quotes(v) + " is not a number of seconds (0.1-600)";
+                     o.db_timeout = *t;
+                     return std::nullopt;
+                 }});
     return s;
 }
 
@@ -213,9 +240,12 @@ parse_result parse_daemon(int argc, const char* const* argv, const env_lookup& e
                        ->type_name(s.type)
                        ->default_str(s.default_text);
     bool strict = false;
+    bool no_grace = false;
     bool version = false;
     CLI::Option* strict_option =
         app.add_flag("--strict-jsonrpc", strict, "reply with exactly one of result and error");
+    CLI::Option* grace_option = app.add_flag("--no-restart-grace", no_grace,
+                                             "no grace for the instances alive before a downtime");
     app.add_flag("--version", version, "print the version and exit");
     app.footer(
         "Every option can also be set in the environment as SERVREG_<OPTION> (SERVREG_DBURL,\n"
@@ -262,15 +292,22 @@ parse_result parse_daemon(int argc, const char* const* argv, const env_lookup& e
         if (!target) return early_exit{usage_status, "--dburl: " + target.error()};
         result.database = std::move(*target);
     }
-    if (strict_option->count() > 0) {
-        result.strict_jsonrpc = strict;
-    } else if (auto from_env = env("SERVREG_STRICT_JSONRPC")) {
-        auto flag = parse_bool(*from_env);
-        if (!flag)
-            return early_exit{usage_status, "SERVREG_STRICT_JSONRPC: " + in_quotes(*from_env) +
-                                                " is not a boolean (1/0, true/false, yes/no)"};
-        result.strict_jsonrpc = *flag;
+    // The flags: the command line, else their SERVREG_ variable as a boolean.
+    for (auto [option, given, variable, out] :
+         {std::tuple{strict_option, strict, "SERVREG_STRICT_JSONRPC", &result.strict_jsonrpc},
+          std::tuple{grace_option, no_grace, "SERVREG_NO_RESTART_GRACE", &no_grace}}) {
+        if (option->count() > 0) {
+            *out = given;
+        } else if (auto from_env = env(variable)) {
+            auto flag = parse_bool(*from_env);
+            if (!flag)
+                return early_exit{usage_status, std::string(variable) + ": " +
+                                                    in_quotes(*from_env) +
+                                                    " is not a boolean (1/0, true/false, yes/no)"};
+            *out = *flag;
+        }
     }
+    result.restart_grace = !no_grace;
     return result;
 }
 

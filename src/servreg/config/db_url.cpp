@@ -85,8 +85,10 @@ const std::string* get(const key_values& kv, std::string_view key) {
     return it == kv.end() ? nullptr : &it->second;
 }
 
-// `?a=1&b=2`, decoded the way Python's parse_qsl does ('+' is a space).
-std::expected<key_values, std::string> parse_query(std::string_view query) {
+// `?a=1&b=2`, decoded the way Python's parse_qsl does ('+' is a space). Only `repeatable` may
+// be given more than once.
+std::expected<key_values, std::string> parse_query(std::string_view query,
+                                                   std::string_view repeatable = {}) {
     key_values out;
     while (!query.empty()) {
         auto amp = query.find('&');
@@ -103,7 +105,7 @@ std::expected<key_values, std::string> parse_query(std::string_view query) {
         if (!value)
             return failure("database URL: the value of query parameter '" + *key +
                            "' has an invalid %-escape");
-        if (get(out, *key) != nullptr)
+        if (get(out, *key) != nullptr && *key != repeatable)
             return failure("database URL: query parameter '" + *key + "' is given twice");
         out.emplace_back(std::move(*key), std::move(*value));
     }
@@ -118,11 +120,56 @@ struct server_url {
     std::string host;                     // IPv6 without its brackets
     bool ipv6 = false;
     std::optional<unsigned> port;
+    // libpq's list form, "h1:5432,h2:5432" (PostgreSQL only); then host and port are empty.
+    std::vector<database_host> hosts;
     std::string database;
     key_values query;
 };
 
-std::expected<server_url, std::string> parse_server_url(std::string_view rest) {
+// One "host[:port]" or "[v6]:port" of a list of hosts.
+std::expected<database_host, std::string> parse_host_port(std::string_view s) {
+    database_host h;
+    if (s.starts_with('[')) {
+        const auto close = s.find(']');
+        if (close == s.npos || close == 1)
+            return failure("database URL: an IPv6 host must be written as [address]");
+        h.name = s.substr(1, close - 1);
+        h.ipv6 = true;
+        s.remove_prefix(close + 1);
+        if (!s.empty() && !s.starts_with(':'))
+            return failure("database URL: unexpected characters after an IPv6 host");
+    } else {
+        const auto colon = std::min(s.find(':'), s.size());
+        h.name = s.substr(0, colon);
+        s.remove_prefix(colon);
+    }
+    if (h.name.empty()) return failure("database URL: a host of the list is empty");
+    if (h.name.find('@') != std::string::npos)
+        return failure(
+            "database URL: the host contains '@'; write '@' in a user name or password as %40");
+    if (s.starts_with(':') && s.size() > 1) {
+        const auto port = parse_unsigned(s.substr(1), 65535);
+        if (!port || *port == 0)
+            return failure("database URL: the port is not a number between 1 and 65535");
+        h.port = static_cast<std::uint16_t>(*port);
+    }
+    return h;
+}
+
+// "h1:5432,h2:5432" into its hosts.
+std::expected<std::vector<database_host>, std::string> parse_host_list(std::string_view list) {
+    std::vector<database_host> hosts;
+    for (;;) {
+        const auto comma = list.find(',');
+        auto host = parse_host_port(list.substr(0, comma));
+        if (!host) return failure(std::move(host.error()));
+        hosts.push_back(std::move(*host));
+        if (comma == list.npos) return hosts;
+        list.remove_prefix(comma + 1);
+    }
+}
+
+std::expected<server_url, std::string> parse_server_url(std::string_view rest, bool several_hosts) {
     server_url url;
     // SQLAlchemy: username [^:/]*, then optionally ':' password [^@]*, then '@'. The username
     // is greedy, so it may hold '@' itself; the password ends at the first '@'.
@@ -154,7 +201,16 @@ std::expected<server_url, std::string> parse_server_url(std::string_view rest) {
     }
 
     std::string_view tail = rest.substr(host_start);
-    if (tail.starts_with('[')) {
+    const std::string_view authority =
+        tail.substr(0, std::min(tail.find_first_of("/?"), tail.size()));
+    if (authority.find(',') != authority.npos) {
+        if (!several_hosts)
+            return failure("database URL: several hosts are supported for PostgreSQL only");
+        auto hosts = parse_host_list(authority);
+        if (!hosts) return failure(std::move(hosts.error()));
+        url.hosts = std::move(*hosts);
+        tail.remove_prefix(authority.size());
+    } else if (tail.starts_with('[')) {
         auto close = tail.find(']');
         if (close == tail.npos || close == 1 ||
             tail.substr(0, close).find_first_of("/?") != tail.npos)
@@ -186,7 +242,7 @@ std::expected<server_url, std::string> parse_server_url(std::string_view rest) {
         tail.remove_prefix(end);
     }
     if (tail.starts_with('?')) {
-        auto query = parse_query(tail.substr(1));
+        auto query = parse_query(tail.substr(1), several_hosts ? "host" : "");
         if (!query) return failure(std::move(query.error()));
         url.query = std::move(*query);
         tail = {};
@@ -221,7 +277,8 @@ std::string describe(std::string_view kind, const key_values& kv, std::string_vi
 database_target server_target(database_kind kind, const server_url& url) {
     database_target t;
     t.kind = kind;
-    if (!url.host.empty() || url.port) {
+    t.hosts = url.hosts;
+    if (t.hosts.empty() && (!url.host.empty() || url.port)) {
         t.hosts.push_back(
             {.name = url.host,
              .port = url.port ? std::optional<std::uint16_t>(*url.port) : std::nullopt,
@@ -240,6 +297,18 @@ key_values libpq_values(const server_url& url) {
     key_values kv;
     if (!url.host.empty()) set(kv, "host", url.host);
     if (url.port) set(kv, "port", std::to_string(*url.port));
+    if (!url.hosts.empty()) {
+        std::string names, ports;
+        bool any_port = false;
+        for (const auto& h : url.hosts) {
+            names += (names.empty() ? "" : ",") + h.name;
+            ports +=
+                (&h == &url.hosts.front() ? "" : ",") + (h.port ? std::to_string(*h.port) : "");
+            any_port = any_port || h.port.has_value();
+        }
+        set(kv, "host", std::move(names));
+        if (any_port) set(kv, "port", std::move(ports));
+    }
     if (!url.database.empty()) set(kv, "dbname", url.database);
     if (url.user) set(kv, "user", *url.user);
     if (url.password) set(kv, "password", *url.password);
@@ -248,7 +317,41 @@ key_values libpq_values(const server_url& url) {
     return kv;
 }
 
+// SQLAlchemy's form of several hosts, "?host=h1:5432&host=h2:5432": host parameters that are
+// given more than once or carry a port become the URL's hosts. A single one without a port is
+// libpq's host keyword (a name, or a socket directory), passed on as it is.
+std::optional<std::string> hosts_from_query(server_url& url) {
+    std::vector<std::string> given;
+    for (const auto& [key, value] : url.query)
+        if (key == "host") given.push_back(value);
+    const bool with_port = std::ranges::any_of(
+        given, [](const std::string& v) { return !v.starts_with('/') && v.find(':') != v.npos; });
+    if (given.size() < 2 && !with_port) return std::nullopt;
+    if (!url.host.empty() || url.port || !url.hosts.empty())
+        return "database URL: give the hosts either before the database name or as host "
+               "parameters, not both";
+    for (const auto& value : given) {
+        auto host = parse_host_port(value);
+        if (!host) return std::move(host.error());
+        url.hosts.push_back(std::move(*host));
+    }
+    std::erase_if(url.query, [](const auto& kv) { return kv.first == "host"; });
+    return std::nullopt;
+}
+
+// "on h1:5432,h2:5432": the hosts of a list, for logs.
+std::string list_location(const std::vector<database_host>& hosts) {
+    std::string out = "on ";
+    for (const auto& h : hosts) {
+        if (&h != &hosts.front()) out += ',';
+        out += h.ipv6 ? "[" + h.name + "]" : h.name;
+        if (h.port) out += ":" + std::to_string(*h.port);
+    }
+    return out;
+}
+
 std::expected<database_target, std::string> postgresql_target(server_url url) {
+    if (auto error = hosts_from_query(url)) return failure(std::move(*error));
     // Query parameters are libpq keywords (sslmode, application_name, host for a socket
     // directory, ...); libpq itself rejects the ones it does not know when connecting.
     const key_values kv = libpq_values(url);
@@ -264,7 +367,13 @@ std::expected<database_target, std::string> postgresql_target(server_url url) {
     // A host given as a query parameter replaces the URL's, brackets and all.
     const bool ipv6 = url.ipv6 && get(kv, "host") && *get(kv, "host") == url.host;
     database_target t = server_target(database_kind::postgresql, url);
-    t.display = describe("postgresql", kv, "dbname", location(kv, ipv6));
+    // A host parameter left in the query replaces the list, as it replaces a single host.
+    const bool listed =
+        !url.hosts.empty() && std::ranges::none_of(url.query, [](const auto& parameter) {
+            return parameter.first == "host";
+        });
+    t.display = describe("postgresql", kv, "dbname",
+                         listed ? list_location(url.hosts) : location(kv, ipv6));
     t.parameters = std::move(url.query);
     return t;
 }
@@ -414,7 +523,7 @@ std::expected<database_target, std::string> translate_db_url(std::string_view ur
     if (!postgresql && !mysql)
         return failure("unsupported database URL scheme '" + std::string(scheme) +
                        "'; supported: " + std::string(supported_schemes));
-    auto parsed = parse_server_url(rest);
+    auto parsed = parse_server_url(rest, postgresql);
     if (!parsed) return failure(std::move(parsed.error()));
     if (postgresql) return postgresql_target(std::move(*parsed));
     return mysql_target(std::move(*parsed));

@@ -162,6 +162,20 @@ void metrics::record_call(std::string_view method, int code, std::chrono::nanose
     call_durations_[m].observe(d);
 }
 
+void metrics::record_db_timeout() noexcept {
+    db_timeouts_.fetch_add(1, relaxed);
+}
+
+void metrics::record_db_reconnect() noexcept {
+    db_reconnects_.fetch_add(1, relaxed);
+}
+
+void metrics::set_restart_grace(std::size_t instances,
+                                std::chrono::steady_clock::time_point until) noexcept {
+    grace_instances_.store(instances, relaxed);
+    grace_until_.store(until.time_since_epoch().count(), relaxed);
+}
+
 void metrics::record_commit(std::chrono::nanoseconds d, std::size_t writes, bool ok) noexcept {
     commit_durations_.observe(d);
     if (ok) {
@@ -239,6 +253,19 @@ std::string metrics::render(const live_values& live) const {
     append_header(out, "servreg_db_up", "gauge",
                   "1 when the database answered its last query or commit, else 0.");
     append_sample(out, "servreg_db_up", "", std::uint64_t{live.database_up ? 1U : 0U});
+
+    append_header(out, "servreg_db_timeouts_total", "counter",
+                  "Database calls abandoned at their deadline (--db-timeout).");
+    append_sample(out, "servreg_db_timeouts_total", "", db_timeouts_.load(relaxed));
+    append_header(out, "servreg_db_reconnects_total", "counter",
+                  "Lost database connections replaced by new ones.");
+    append_sample(out, "servreg_db_reconnects_total", "", db_reconnects_.load(relaxed));
+    const bool in_grace =
+        std::chrono::steady_clock::now().time_since_epoch().count() < grace_until_.load(relaxed);
+    append_header(out, "servreg_restart_grace_instances", "gauge",
+                  "Instances kept alive by the restart grace after a downtime, while it lasts.");
+    append_sample(out, "servreg_restart_grace_instances", "",
+                  in_grace ? grace_instances_.load(relaxed) : std::uint64_t{0});
 
     append_header(out, "servreg_http_connections_open", "gauge", "HTTP connections open now.");
     append_sample(out, "servreg_http_connections_open", "", live.connections.open);

@@ -18,7 +18,8 @@ using key_values = std::vector<std::pair<std::string, std::string>>;
 std::string joined(const std::vector<std::string>& items) {
     std::string out;
     for (const auto& item : items) {
-        if (!out.empty()) out.push_back(',');
+        // An empty entry is the default ("h1,h2 port=,5433"): the commas count, not the text.
+        if (&item != &items.front()) out.push_back(',');
         out += item;
     }
     return out;

@@ -6,7 +6,9 @@
 #include <soci/sqlite3/soci-sqlite3.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
+#include <functional>
 #include <optional>
 #include <thread>
 #include <type_traits>
@@ -16,6 +18,8 @@
 #include "servreg/storage/database_file.h"
 #include "servreg/storage/db_errors.h"
 #include "servreg/storage/dialect.h"
+#include "servreg/storage/native_handle.h"
+#include "servreg/storage/reconnect_probe.h"
 #include "servreg/storage/row_columns.h"
 #include "servreg/storage/schema.h"
 #include "servreg/storage/sqlite_fast_path.h"
@@ -54,6 +58,7 @@ private:
                       std::vector<bool>& existed);
     template <typename F>
     auto guarded(std::string_view operation, F&& body) -> decltype(body());
+    void answered(watchdog::armed& armed);
 
     config::database_target target_;
     soci_connection connection_;  // with the dialect's connect defaults
@@ -71,10 +76,25 @@ private:
     std::string outage_reason_;
     // An outage is logged as a warning once, then quietly until the database is back.
     bool in_outage_ = false;
+    // The connection was abandoned at a deadline: the server hangs, so a call does not wait for
+    // it to answer a reconnection; the probe goes on in the background.
+    bool timed_out_ = false;
     bool in_transaction_ = false;
     bool committing_ = false;
     std::optional<database_file> file_;  // an SQLite database file, as it was at start
     write_planner planner_;
+    watchdog* deadlines_;
+    int call_deadlines_ = 1;  // how many deadlines the call at hand gets
+    reconnect_probe probe_;   // tries a server before the store reconnects to it
+};
+
+// Gives the calls of a scope `multiple` deadlines instead of one.
+struct deadline_multiple {
+    deadline_multiple(int& calls, int multiple) : calls_(calls) { calls_ = multiple; }
+    ~deadline_multiple() { calls_ = 1; }
+    deadline_multiple(const deadline_multiple&) = delete;
+    deadline_multiple& operator=(const deadline_multiple&) = delete;
+    int& calls_;
 };
 
 soci_store::soci_store(const config::database_target& target, const store_options& options)
@@ -82,7 +102,9 @@ soci_store::soci_store(const config::database_target& target, const store_option
       connection_(soci_connection_for(target)),
       dialect_(dialect_for(target.kind)),
       multi_row_(options.multi_row_upserts.value_or(dialect_.multi_row_upserts)),
-      secrets_(secrets_of(connection_.connect_string)) {
+      secrets_(secrets_of(connection_.connect_string)),
+      deadlines_(options.deadlines),
+      probe_(connection_.backend, connection_.connect_string) {
     secrets_.insert(secrets_.end(), connection_.secrets.begin(), connection_.secrets.end());
     std::erase_if(secrets_, [](const std::string& secret) { return secret.empty(); });
     add_connect_defaults(connection_, dialect_);
@@ -167,6 +189,15 @@ void soci_store::configure_session() {
         // not from the file. Pages are allocated as they are read.
         sql_ << "PRAGMA cache_size=-32768";
         watch_wal();  // after a reconnection
+        if (deadlines_) {
+            // A file that another process holds locked makes a write wait for the lock; that
+            // wait ends within half the round trip's deadline, whatever the URL's timeout.
+            const auto given = connect_string_value(connection_.connect_string, "timeout");
+            const long long bound = deadlines_->timeout().count() / 2;
+            const long long wanted = given ? 1000LL * std::stoll(*given) : bound;
+            sqlite_api::sqlite3_busy_timeout(sqlite_handle(sql_),
+                                             static_cast<int>(std::min(wanted, bound)));
+        }
     }
     for (std::string_view statement : dialect_.session_setup) sql_ << statement;
 }
@@ -211,6 +242,14 @@ constexpr auto reconnect_pause = std::chrono::milliseconds(500);
 // once would only double the wait.
 constexpr auto quick_failure = std::chrono::milliseconds(300);
 
+// How long a call waits for a server being tried again (reconnect_probe.h) before it fails,
+// after a connection was lost (not abandoned at a deadline): long enough for a server that
+// restarted to answer, so that the call goes through.
+constexpr auto reconnect_wait = std::chrono::milliseconds(250);
+
+// The server has not answered the reconnection probe yet.
+struct still_connecting {};
+
 void soci_store::reconnect_if_broken() {
     if (!broken_) return;
     const auto now = std::chrono::steady_clock::now();
@@ -219,9 +258,17 @@ void soci_store::reconnect_if_broken() {
     }
     statements_.reset();  // they belong to the old connection
     try {
+        // A server that hangs would hold the caller for a connect timeout: it is tried on a
+        // thread of its own first, and calls fail at once until it answers.
+        if (dialect_.kind != database_kind::sqlite && deadlines_ &&
+            !probe_.succeeded(timed_out_ ? std::chrono::milliseconds(0) : reconnect_wait)) {
+            throw still_connecting();
+        }
         sql_.reconnect();
         configure_session();
         statements_ = std::make_unique<write_statements>(sql_, dialect_, multi_row_);
+    } catch (const still_connecting&) {
+        throw storage_error(outage_reason_);
     } catch (const std::exception& e) {
         statements_.reset();
         reconnect_failed_at_ = std::chrono::steady_clock::now();
@@ -239,27 +286,35 @@ void soci_store::reconnect_if_broken() {
         throw storage_error(outage_reason_);
     }
     broken_ = false;
+    timed_out_ = false;
     reconnect_failed_at_.reset();
     in_outage_ = false;
     spdlog::info("storage: reconnected to {}", target_.display);
+    if (deadlines_) deadlines_->count_reconnect();
 }
 
 // Runs `body` (one transaction at most), turning every failure into a storage_error. A body that
 // lost its connection before committing, or lost a deadlock, is run again: nothing of it stayed.
+// It has call_deadlines_ times the round-trip deadline: a body past it is aborted, and on a server
+// its connection is abandoned (a commit in flight may still land: -32000 is "not known to be
+// done").
 template <typename F>
 auto soci_store::guarded(std::string_view operation, F&& body) -> decltype(body()) {
     for (int attempt = 1;; ++attempt) {
         reconnect_if_broken();
         committing_ = false;
         const auto started = std::chrono::steady_clock::now();
+        auto armed = deadlines_ ? deadlines_->arm(target_.display, abort_of(sql_, dialect_.kind),
+                                                  call_deadlines_)
+                                : watchdog::armed{};
         try {
             if constexpr (std::is_void_v<decltype(body())>) {
                 body();
-                in_outage_ = false;
+                answered(armed);
                 return;
             } else {
                 auto result = body();
-                in_outage_ = false;
+                answered(armed);
                 return result;
             }
         } catch (const storage_error&) {
@@ -267,11 +322,14 @@ auto soci_store::guarded(std::string_view operation, F&& body) -> decltype(body(
             throw;
         } catch (const std::exception& e) {
             const bool quick = std::chrono::steady_clock::now() - started < quick_failure;
+            const bool timed_out = armed.expired();
             const std::string message = message_of(e);
             // SQLite has no connection to lose; asking the others costs a round trip, and only
             // on failure. A session that said it lost its connection is not asked.
-            const bool connected = dialect_.kind == database_kind::sqlite ||
-                                   (!says_connection_lost(message) && sql_.is_connected());
+            const bool connected =
+                dialect_.kind == database_kind::sqlite ||
+                (!timed_out && !says_connection_lost(message) && sql_.is_connected());
+            armed.disarm();
             if (connected) {
                 rollback_quietly();
             } else {
@@ -289,6 +347,13 @@ auto soci_store::guarded(std::string_view operation, F&& body) -> decltype(body(
                         "storage: {} on {} failed: {}", operation, target_.display,
                         redact(e.what(), secrets_));
             if (!connected) in_outage_ = true;
+            if (timed_out) {
+                timed_out_ = !connected;
+                outage_reason_ = (connected ? target_.display + ": "
+                                            : "connection to " + target_.display + " lost: ") +
+                                 no_answer_within(deadlines_->timeout() * call_deadlines_);
+                throw storage_error(outage_reason_);
+            }
             const bool lost_before_commit = !connected && !committing_ && attempt == 1 && quick;
             const bool lost_a_race =
                 dialect_.kind != database_kind::sqlite && attempt < 4 && is_transient(e);
@@ -299,7 +364,16 @@ auto soci_store::guarded(std::string_view operation, F&& body) -> decltype(body(
     }
 }
 
+// The end of a call that came back: in time, it proves the database answers.
+void soci_store::answered(watchdog::armed& armed) {
+    in_outage_ = false;
+    armed.disarm();
+    if (deadlines_ && !armed.expired()) deadlines_->answered();
+}
+
 std::vector<instance_row> soci_store::load_all() {
+    // Reading the whole registry is many round trips: it gets 15 deadlines in all.
+    const deadline_multiple longer(call_deadlines_, 15);
     return guarded("loading the registry", [&] {
         // Sized once: growing 100,000 rows by doubling costs more than counting them.
         long long count = 0;
@@ -474,6 +548,12 @@ std::unique_ptr<store> open_store(const config::database_target& target,
 
 std::unique_ptr<store> open_store(const config::database_target& target) {
     return open_store(target, {});
+}
+
+std::unique_ptr<store> open_store(const config::database_target& target, watchdog& deadlines) {
+    store_options options;
+    options.deadlines = &deadlines;
+    return open_store(target, options);
 }
 
 }  // namespace servreg::storage

@@ -6,6 +6,7 @@
 #include <optional>
 
 #include "servreg/config/db_url.h"
+#include "servreg/storage/deadline.h"
 #include "servreg/storage/sqlite_checkpointer.h"
 #include "servreg/storage/store.h"
 
@@ -18,6 +19,8 @@ struct store_options {
     std::optional<bool> multi_row_upserts;
     // When an SQLite file's WAL is checkpointed and started over.
     checkpoint_settings checkpoints;
+    // The deadlines of round trips (deadline.h); none when null.
+    watchdog* deadlines = nullptr;
 };
 
 std::unique_ptr<store> open_store(const config::database_target& target,

@@ -83,8 +83,12 @@ void writer::stop() {
 }
 
 health writer::current_health() const {
-    std::lock_guard lock(health_mutex_);
-    return health_;
+    {
+        std::lock_guard lock(health_mutex_);
+        if (!health_.ok || !hooks_.late) return health_;
+    }
+    if (auto reason = hooks_.late()) return health{.ok = false, .reason = std::move(*reason)};
+    return health{};
 }
 
 void writer::set_health(bool ok, std::string reason) {
