@@ -161,38 +161,30 @@ TEST(ClientResult, RegistryWithoutDrainAnswersMethodNotFound) {
     EXPECT_EQ(out.out, "") << describe(cmd, body, out);
 }
 
-TEST(ClientResult, LocateOfHostsAndPortsIsATableOfThem) {
-    auto p = present(command("locate", {"b*"}),
-                     R"([{"host": "10.0.0.5", "port": 8001}, {"host": "10.0.0.6", "port": 80}])");
-    EXPECT_EQ(p.out.status, 0) << p.text();
-    EXPECT_EQ(p.out.out,
-              "HOST      PORT\n"
-              "10.0.0.5  8001\n"
-              "10.0.0.6  80\n")
-        << p.text();
-}
-
-TEST(ClientResult, LocateOfUrlsIsATableOfUrls) {
-    auto p = present(command("locate", {"b*"}),
-                     R"(["http://10.0.0.5:8001/api", "https://b.example/rpc"])");
-    EXPECT_EQ(p.out.status, 0) << p.text();
-    EXPECT_EQ(p.out.out,
-              "URL\n"
-              "http://10.0.0.5:8001/api\n"
-              "https://b.example/rpc\n")
-        << p.text();
-    // Both forms in one answer: every instance by its URL, which host and port make for the
-    // ones that pinged with them.
-    p = present(command("locate", {"*"}, {{"zone", "a"}}),
-                R"(["http://10.0.0.5:8001/api", {"host": "10.0.0.6", "port": 8002},
-                    {"host": "::1", "port": 9}])");
-    EXPECT_EQ(p.out.status, 0) << p.text();
-    EXPECT_EQ(p.out.out,
-              "URL\n"
-              "http://10.0.0.5:8001/api\n"
-              "http://10.0.0.6:8002/api\n"
-              "http://[::1]:9/api\n")
-        << p.text();
+TEST(ClientResult, LocateIsATableOfHostsAndPortsOrOfUrls) {
+    const std::vector<std::pair<std::string, std::string>> cases{
+        {R"([{"host": "10.0.0.5", "port": 8001}, {"host": "10.0.0.6", "port": 80}])",
+         "HOST      PORT\n"
+         "10.0.0.5  8001\n"
+         "10.0.0.6  80\n"},
+        {R"(["http://10.0.0.5:8001/api", "https://b.example/rpc"])",
+         "URL\n"
+         "http://10.0.0.5:8001/api\n"
+         "https://b.example/rpc\n"},
+        // Both forms in one answer: every instance by its URL, which host and port make for
+        // the ones that pinged with them.
+        {R"(["http://10.0.0.5:8001/api", {"host": "10.0.0.6", "port": 8002},
+            {"host": "::1", "port": 9}])",
+         "URL\n"
+         "http://10.0.0.5:8001/api\n"
+         "http://10.0.0.6:8002/api\n"
+         "http://[::1]:9/api\n"},
+    };
+    for (const auto& [result, table] : cases) {
+        auto p = present(command("locate", {"*"}, {{"zone", "a"}}), result);
+        EXPECT_EQ(p.out.status, 0) << p.text();
+        EXPECT_EQ(p.out.out, table) << p.text();
+    }
 }
 
 TEST(ClientResult, JsonPrintsTheResultAsTheRegistrySentIt) {
@@ -290,6 +282,20 @@ TEST(ClientResult, ListShowsUrlsAndMetaWhenThereAreAny) {
     EXPECT_EQ(p.out.out,
               "NAME  HOST  PORT  STATE  FIRST SEEN               LAST SEEN  META\n"
               "a     h     1     alive  2026-11-28 10:15:32 UTC  3 s ago    zone=a\n")
+        << p.text();
+}
+
+TEST(ClientResult, ListBearsMembersOfUnexpectedTypes) {
+    auto p = present(command("list", {}), json::array({record("a", "h", 1,
+                                                              {{"first_seen", nullptr},
+                                                               {"last_seen", 7},
+                                                               {"alive", nullptr},
+                                                               {"meta", {{"n", 1}}}})})
+                                              .dump());
+    EXPECT_EQ(p.out.status, 0) << p.text();
+    EXPECT_EQ(p.out.out,
+              "NAME  HOST  PORT  STATE  FIRST SEEN  LAST SEEN  META\n"
+              "a     h     1     dead               ?          n=1\n")
         << p.text();
 }
 

@@ -173,17 +173,18 @@ std::string list_table(const json& result, std::int64_t now_ms) {
     if (meta_column) header.push_back("META");
     std::vector<std::vector<std::string>> rows{header};
     for (const auto& item : result) {
-        const std::string first = item.value("first_seen", std::string());
-        const std::string last = item.value("last_seen", std::string());
+        // value() with a string default throws on a member of another type: read as json.
+        const json first = item.value("first_seen", json());
+        const json last = item.value("last_seen", json());
         const json state = item.value("state", json());
-        std::vector<std::string> row{text_of(item.value("name", json())),
-                                     text_of(item.value("host", json())),
-                                     port_text(item.value("port", json())),
-                                     state.is_string()
-                                         ? state.get<std::string>()
-                                         : (item.value("alive", false) ? "alive" : "dead"),
-                                     readable_time(first),
-                                     age(last, now_ms)};
+        std::vector<std::string> row{
+            text_of(item.value("name", json())),
+            text_of(item.value("host", json())),
+            port_text(item.value("port", json())),
+            state.is_string() ? state.get<std::string>()
+                              : (item.value("alive", json()) == true ? "alive" : "dead"),
+            readable_time(first.is_string() ? first.get<std::string>() : ""),
+            age(last.is_string() ? last.get<std::string>() : "", now_ms)};
         if (url_column) row.push_back(text_of(item.value("url", json())));
         if (meta_column) row.push_back(meta_text(item.value("meta", json())));
         rows.push_back(std::move(row));
