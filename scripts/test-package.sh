@@ -223,6 +223,10 @@ completion() {
 check "completion: servreg --ho -> --host" test "$(completion servreg --ho)" = "--host"
 check "completion: servreg lo -> locate" test "$(completion servreg lo)" = "locate"
 check "completion: servreg ping --re -> --registry" test "$(completion servreg ping --re)" = "--registry"
+check "completion: servreg un -> undrain unregister" \
+    test "$(completion servreg un)" = "undrain unregister"
+check "completion: servreg locate --me -> --meta" test "$(completion servreg locate --me)" = "--meta"
+check "completion: servreg list --me -> nothing" test -z "$(completion servreg list --me)"
 check "completion: servreg --log-level w -> warn" test "$(completion servreg --log-level w)" = "warn"
 
 # --- the unit ------------------------------------------------------------------------------------

@@ -305,7 +305,9 @@ TEST(CommandLine, Help) {
         for (const std::string option :
              {"--host", "--port", "--dburl", "--accesslog", "--ttl", "--threads", "--log-level",
               "--strict-jsonrpc", "--api-token", "--max-connections", "--version", "SERVREG_",
-              "servreg ping NAME HOST PORT", "unregister"})
+              "servreg ping NAME HOST PORT", "unregister", "servreg ping NAME URL",
+              "servreg unregister URL", "servreg drain HOST PORT | URL",
+              "servreg undrain HOST PORT | URL"})
             EXPECT_NE(e.message.find(option), std::string::npos)
                 << "flag=" << flag << " help lacks " << option << ":\n"
                 << e.message;
@@ -347,12 +349,34 @@ TEST(CommandLine, EverySubcommand) {
         {{"unregister", "10.0.0.7", "8080"}, {"10.0.0.7", "8080"}},
         {{"unregister", "::1", "08080"}, {"::1", "8080"}},
         {{"ping", "svc", "h", "65535"}, {"svc", "h", "65535"}},
+        {{"ping", "svc", "http://10.0.0.5:8001/api"}, {"svc", "http://10.0.0.5:8001/api"}},
+        {{"ping", "svc", "HTTPS://h/x"}, {"svc", "HTTPS://h/x"}},
+        {{"unregister", "http://h:1/api"}, {"http://h:1/api"}},
+        {{"drain", "10.0.0.7", "08080"}, {"10.0.0.7", "8080"}},
+        {{"drain", "https://h/api"}, {"https://h/api"}},
+        {{"undrain", "10.0.0.7", "8080"}, {"10.0.0.7", "8080"}},
+        {{"undrain", "http://h:1/api"}, {"http://h:1/api"}},
     };
     for (const auto& [args, expected] : cases) {
         client_command c = client(args);
         EXPECT_EQ(c.verb, args.front()) << "args=" << join(args);
         EXPECT_EQ(c.args, expected) << "args=" << join(args) << " got " << join(c.args);
+        EXPECT_TRUE(c.meta.empty()) << "args=" << join(args);
     }
+}
+
+TEST(CommandLine, MetaOfPingAndLocate) {
+    client_command c = client(
+        {"ping", "--meta", "zone=a", "svc", "h", "1", "--meta=rack=r=3", "--meta", "empty="});
+    EXPECT_EQ(c.args, (std::vector<std::string>{"svc", "h", "1"})) << join(c.args);
+    const std::map<std::string, std::string> wanted{{"zone", "a"}, {"rack", "r=3"}, {"empty", ""}};
+    EXPECT_EQ(c.meta, wanted);
+    c = client({"ping", "svc", "http://h/api", "--meta", "zone=a"});
+    EXPECT_EQ(c.args, (std::vector<std::string>{"svc", "http://h/api"})) << join(c.args);
+    EXPECT_EQ(c.meta, (std::map<std::string, std::string>{{"zone", "a"}}));
+    c = client({"locate", "--meta", "zone=b", "billing.*"});
+    EXPECT_EQ(c.args, (std::vector<std::string>{"billing.*"})) << join(c.args);
+    EXPECT_EQ(c.meta, (std::map<std::string, std::string>{{"zone", "b"}}));
 }
 
 TEST(CommandLine, SubcommandEnvironmentAndCommandLineWins) {
@@ -369,13 +393,34 @@ TEST(CommandLine, SubcommandEnvironmentAndCommandLineWins) {
 
 TEST(CommandLine, SubcommandBadUsage) {
     const std::vector<std::pair<std::vector<std::string>, std::string>> cases{
-        {{"ping", "svc", "h"}, "expected NAME HOST PORT, got 2 arguments"},
-        {{"ping"}, "expected NAME HOST PORT, got 0 arguments"},
+        // Two arguments are NAME URL: a HOST without its PORT is no URL.
+        {{"ping", "svc", "h"}, "'h' is not a URL (http:// or https://); expected NAME HOST PORT"},
+        {{"ping", "svc", "ftp://h/api"}, "'ftp://h/api' is not a URL"},
+        {{"ping"}, "expected NAME HOST PORT or NAME URL, got 0 arguments"},
+        {{"ping", "svc"}, "expected NAME HOST PORT or NAME URL, got 1 argument"},
+        {{"ping", "svc", "http://h/api", "1"}, "HOST 'http://h/api' is a URL; expected NAME HOST"},
+        {{"drain", "HTTP://h/api", "1"}, "HOST 'HTTP://h/api' is a URL; expected HOST PORT or URL"},
         {{"ping", "svc", "h", "1", "extra"}, "'extra': unexpected argument"},
         {{"ping", "svc", "h", "http"}, "PORT 'http' is not a port number"},
         {{"ping", "svc", "h", "0"}, "PORT '0'"},
         {{"ping", "svc", "h", "70000"}, "PORT '70000'"},
-        {{"unregister", "h"}, "expected HOST PORT, got 1 argument"},
+        {{"unregister", "h"}, "'h' is not a URL (http:// or https://); expected HOST PORT or URL"},
+        {{"unregister"}, "expected HOST PORT or URL, got 0 arguments"},
+        {{"unregister", "h", "1", "x"}, "'x': unexpected argument"},
+        {{"drain"}, "expected HOST PORT or URL, got 0 arguments"},
+        {{"drain", "h"}, "'h' is not a URL"},
+        {{"drain", "h", "0"}, "PORT '0'"},
+        {{"undrain", "h", "1", "x"}, "'x': unexpected argument"},
+        {{"undrain", "h", "x"}, "PORT 'x'"},
+        {{"ping", "svc", "h", "1", "x", "y"}, "'x': unexpected argument"},
+        {{"ping", "--meta", "zone", "svc", "h", "1"}, "--meta: 'zone' is not KEY=VALUE"},
+        {{"ping", "--meta", "=a", "svc", "h", "1"}, "--meta: '=a' has an empty key"},
+        {{"ping", "--meta", "", "svc", "h", "1"}, "--meta: '' is not KEY=VALUE"},
+        {{"locate", "--meta", "a=1", "--meta", "a=2", "x"}, "--meta: key 'a' given twice"},
+        {{"locate", "x", "--meta"}, "--meta"},
+        {{"list", "--meta", "a=1"}, "--meta: unknown option"},
+        {{"unregister", "--meta", "a=1", "h", "1"}, "--meta: unknown option"},
+        {{"drain", "--meta", "a=1", "h", "1"}, "--meta: unknown option"},
         {{"unregister", "h", "x"}, "PORT 'x'"},
         {{"unregister", "h", "-5"}, "PORT '-5'"},
         {{"locate"}, "expected PATTERN, got 0 arguments"},
@@ -408,10 +453,12 @@ TEST(CommandLine, SubcommandBadUsage) {
 
 TEST(CommandLine, SubcommandHelp) {
     const std::vector<std::pair<std::string, std::vector<std::string>>> verbs{
-        {"ping", {"NAME", "HOST", "PORT"}},
-        {"locate", {"PATTERN"}},
+        {"ping", {"NAME HOST PORT | NAME URL", "URL", "--meta KEY=VALUE"}},
+        {"locate", {"PATTERN", "--meta KEY=VALUE"}},
         {"list", {"PATTERN"}},
-        {"unregister", {"HOST", "PORT"}}};
+        {"unregister", {"HOST", "PORT", "URL"}},
+        {"drain", {"HOST", "PORT", "URL"}},
+        {"undrain", {"HOST", "PORT", "URL"}}};
     for (const auto& [verb, arguments] : verbs) {
         auto e = exit_of({verb, "--help"});
         EXPECT_EQ(e.status, 0) << "verb=" << verb << " message=" << e.message;
@@ -421,6 +468,10 @@ TEST(CommandLine, SubcommandHelp) {
             EXPECT_NE(e.message.find(w), std::string::npos)
                 << "verb=" << verb << " help lacks " << w << ":\n"
                 << e.message;
+        const bool meta = verb == "ping" || verb == "locate";
+        EXPECT_EQ(e.message.find("--meta") != std::string::npos, meta)
+            << "verb=" << verb << " help:\n"
+            << e.message;
         EXPECT_EQ(e.message.find("--max-connections"), std::string::npos)
             << "verb=" << verb << " shows daemon options:\n"
             << e.message;

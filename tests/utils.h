@@ -456,6 +456,7 @@ public:
 
     bool bound() const { return bound_; }
     bool listening() const { return listening_; }
+    int fd() const { return fd_; }
     std::uint16_t port() const { return port_; }
 
 private:

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <variant>
@@ -13,8 +14,12 @@ namespace servreg::config {
 
 // One of the command-line client's subcommands (SPEC section 8).
 struct client_command {
-    std::string verb;               // "ping", "locate", "list", "unregister"
-    std::vector<std::string> args;  // positional arguments, validated for count
+    std::string verb;  // "ping", "locate", "list", "unregister", "drain", "undrain"
+    // The positional arguments in one of the verb's forms, told apart by their count: ping
+    // NAME HOST PORT or NAME URL; unregister, drain and undrain HOST PORT or URL; locate
+    // PATTERN; list [PATTERN]. A PORT is checked (1-65535), a URL only for its scheme.
+    std::vector<std::string> args;
+    std::map<std::string, std::string> meta;  // --meta KEY=VALUE of ping and locate
     std::string registry = "http://127.0.0.1:5000/api";
     std::optional<std::string> api_token;
     bool json = false;

@@ -14,6 +14,8 @@
 #include <chrono>
 #include <cstdlib>
 #include <functional>
+#include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <system_error>
@@ -77,6 +79,12 @@ std::optional<bool> parse_bool(std::string_view s) {
     if (v == "1" || v == "true" || v == "yes" || v == "on") return true;
     if (v.empty() || v == "0" || v == "false" || v == "no" || v == "off") return false;
     return std::nullopt;
+}
+
+// Only the scheme: what tells a URL from a host name, and what the client can reach.
+bool is_http_url(std::string_view s) {
+    const std::string url = lower(s);
+    return url.starts_with("http://") || url.starts_with("https://");
 }
 
 std::string in_quotes(std::string_view s) {
@@ -215,11 +223,19 @@ std::vector<setting> daemon_settings() {
 
 // With allow_extras, CLI11 leaves unknown options and stray arguments to us, so that the
 // message names the culprit the way the rest of ours do.
+std::optional<std::string> unknown_option(const CLI::App& app) {
+    for (const std::string& arg : app.remaining()) {
+        if (arg.size() > 1 && arg.front() == '-' && arg != "--")
+            return arg.substr(0, arg.find('=')) + ": unknown option";
+    }
+    return std::nullopt;
+}
+
+// An unknown option first, else a stray argument.
 std::optional<std::string> leftover(const CLI::App& app) {
+    if (auto error = unknown_option(app)) return error;
     for (const std::string& arg : app.remaining()) {
         if (arg == "--") continue;
-        if (arg.size() > 1 && arg.front() == '-')
-            return arg.substr(0, arg.find('=')) + ": unknown option";
         return in_quotes(arg) + ": unexpected argument";
     }
     return std::nullopt;
@@ -252,7 +268,9 @@ parse_result parse_daemon(int argc, const char* const* argv, const env_lookup& e
         "SERVREG_API_TOKEN, SERVREG_STRICT_JSONRPC=1, ...); the command line wins.\n\n"
         "Client commands (see servreg COMMAND --help):\n"
         "  servreg ping NAME HOST PORT      servreg locate PATTERN\n"
-        "  servreg list [PATTERN]           servreg unregister HOST PORT");
+        "  servreg ping NAME URL            servreg list [PATTERN]\n"
+        "  servreg unregister HOST PORT     servreg unregister URL\n"
+        "  servreg drain HOST PORT | URL    servreg undrain HOST PORT | URL");
 
     try {
         app.parse(argc, argv);
@@ -265,7 +283,7 @@ parse_result parse_daemon(int argc, const char* const* argv, const env_lookup& e
         return early_exit{usage_status,
                           *error +
                               " (servreg takes no arguments; client commands: ping, locate, "
-                              "list, unregister; see servreg --help)"};
+                              "list, unregister, drain, undrain; see servreg --help)"};
     if (version) return early_exit{0, std::string("servreg ") + servreg::version};
 
     options result;
@@ -316,49 +334,135 @@ struct argument_spec {
     std::string_view description;
 };
 
+// A subcommand: its positional arguments come in one of its forms (ping: NAME HOST PORT or
+// NAME URL), told apart by their count.
 struct verb_spec {
     std::string_view verb;
     std::string_view description;
-    std::vector<argument_spec> arguments;  // positional, in order
-    std::size_t required;                  // the first `required` of them
+    std::string_view synopsis;                         // the forms, as the usage line shows them
+    std::vector<std::vector<std::string_view>> forms;  // argument names; each form its own count
+    bool meta = false;                                 // takes --meta KEY=VALUE
 };
 
-const std::array<verb_spec, 4>& verbs() {
-    static constexpr argument_spec pattern{
-        "PATTERN", "glob on service names: * any run, ? one character, [abc], [a-z], [!abc]"};
-    static constexpr argument_spec host{"HOST", "host the instance listens on"};
-    static constexpr argument_spec port{"PORT", "port the instance listens on (1-65535)"};
-    static const std::array<verb_spec, 4> table{{
+constexpr std::array<argument_spec, 5> arguments{{
+    {"NAME", "service name"},
+    {"HOST", "host the instance listens on"},
+    {"PORT", "port the instance listens on (1-65535)"},
+    {"URL", "the instance's URL, http:// or https://, instead of HOST PORT"},
+    {"PATTERN", "glob on service names: * any run, ? one character, [abc], [a-z], [!abc]"},
+}};
+
+const argument_spec& argument(std::string_view name) {
+    return *std::ranges::find(arguments, name, &argument_spec::name);
+}
+
+const std::vector<verb_spec>& verbs() {
+    static const std::vector<verb_spec> table{
         {"ping",
-         "Tell the registry that service NAME runs at http://HOST:PORT/api",
-         {{"NAME", "service name"}, host, port},
-         3},
-        {"locate", "List the alive instances of the services matching PATTERN", {pattern}, 1},
+         "Tell the registry that service NAME runs at http://HOST:PORT/api, or at URL",
+         "NAME HOST PORT | NAME URL",
+         {{"NAME", "HOST", "PORT"}, {"NAME", "URL"}},
+         true},
+        {"locate",
+         "List the alive instances of the services matching PATTERN",
+         "PATTERN",
+         {{"PATTERN"}},
+         true},
         {"list",
          "List every known instance, alive or not, of the services matching PATTERN (default *)",
-         {pattern},
-         0},
-        {"unregister", "Remove the instance at HOST:PORT from the registry", {host, port}, 2},
-    }};
+         "[PATTERN]",
+         {{}, {"PATTERN"}}},
+        {"unregister",
+         "Remove the instance at HOST:PORT, or at URL, from the registry",
+         "HOST PORT | URL",
+         {{"HOST", "PORT"}, {"URL"}}},
+        {"drain",
+         "Leave the instance at HOST:PORT, or at URL, out of every answer until undrain",
+         "HOST PORT | URL",
+         {{"HOST", "PORT"}, {"URL"}}},
+        {"undrain",
+         "Put a drained instance at HOST:PORT, or at URL, back into the answers",
+         "HOST PORT | URL",
+         {{"HOST", "PORT"}, {"URL"}}},
+    };
     return table;
 }
 
 std::string usage_line(const verb_spec& spec) {
-    std::string line = "usage: servreg " + std::string(spec.verb) + " [OPTIONS]";
-    for (std::size_t i = 0; i < spec.arguments.size(); ++i)
-        line += i < spec.required ? " " + std::string(spec.arguments[i].name)
-                                  : " [" + std::string(spec.arguments[i].name) + "]";
-    return line + " (see servreg " + std::string(spec.verb) + " --help)";
+    return "usage: servreg " + std::string(spec.verb) + " [OPTIONS] " + std::string(spec.synopsis) +
+           " (see servreg " + std::string(spec.verb) + " --help)";
 }
 
+// CLI11's usage line lists the positionals one after the other; ours shows the forms.
+class verb_formatter : public CLI::Formatter {
+public:
+    explicit verb_formatter(const verb_spec& spec) : spec_(spec) {}
+    std::string make_usage(const CLI::App* app, std::string name) const override {
+        if (name.empty()) name = app->get_name();
+        return get_label("Usage") + ": " + name + " [" + get_label("OPTIONS") + "] " +
+               std::string(spec_.synopsis) + "\n";
+    }
+
+private:
+    const verb_spec& spec_;
+};
+
+// "NAME HOST PORT or NAME URL"
 std::string expected_arguments(const verb_spec& spec) {
     std::string out;
-    for (std::size_t i = 0; i < spec.arguments.size(); ++i) {
-        if (!out.empty()) out += ' ';
-        out += i < spec.required ? std::string(spec.arguments[i].name)
-                                 : "[" + std::string(spec.arguments[i].name) + "]";
+    for (const auto& form : spec.forms) {
+        if (!out.empty()) out += " or ";
+        for (std::size_t i = 0; i < form.size(); ++i) out += (i ? " " : "") + std::string(form[i]);
     }
     return out;
+}
+
+// The arguments of every form, each once, in the order they come.
+std::vector<std::string_view> argument_slots(const verb_spec& spec) {
+    std::vector<std::string_view> slots;
+    for (const auto& form : spec.forms)
+        for (std::string_view name : form)
+            if (std::ranges::find(slots, name) == slots.end()) slots.push_back(name);
+    return slots;
+}
+
+bool in_every_form(const verb_spec& spec, std::string_view name) {
+    return std::ranges::all_of(spec.forms, [name](const auto& form) {
+        return std::ranges::find(form, name) != form.end();
+    });
+}
+
+// Checks the value of argument `name`; returns the reason for a refusal.
+std::optional<std::string> check_argument(std::string_view name, std::string& value,
+                                          const verb_spec& spec) {
+    if (name == "PORT") {
+        auto port = parse_number(value, 1, 65535);
+        if (!port) return "PORT " + in_quotes(value) + " is not a port number (1-65535)";
+        value = std::to_string(*port);
+    } else if (name == "HOST" && is_http_url(value)) {
+        return "HOST " + in_quotes(value) + " is a URL; expected " + expected_arguments(spec);
+    } else if (name == "URL") {
+        // Only what tells a URL from a HOST; the registry judges the rest.
+        if (!is_http_url(value))
+            return in_quotes(value) + " is not a URL (http:// or https://); expected " +
+                   expected_arguments(spec);
+    }
+    return std::nullopt;
+}
+
+// --meta KEY=VALUE, each key once: a repeated key is refused rather than one of its values
+// silently dropped.
+std::optional<std::string> read_meta(const std::vector<std::string>& given,
+                                     std::map<std::string, std::string>& meta) {
+    for (const std::string& item : given) {
+        auto equals = item.find('=');
+        if (equals == std::string::npos) return "--meta: " + in_quotes(item) + " is not KEY=VALUE";
+        if (equals == 0) return "--meta: " + in_quotes(item) + " has an empty key";
+        std::string key = item.substr(0, equals);
+        if (!meta.emplace(key, item.substr(equals + 1)).second)
+            return "--meta: key " + in_quotes(key) + " given twice";
+    }
+    return std::nullopt;
 }
 
 parse_result parse_client(const verb_spec& spec, int argc, const char* const* argv,
@@ -366,21 +470,24 @@ parse_result parse_client(const verb_spec& spec, int argc, const char* const* ar
     std::string prefix = "servreg " + std::string(spec.verb);
     CLI::App app{std::string(spec.description), prefix};
     configure(app);
-    std::vector<std::string> values(spec.arguments.size());
+    app.formatter(std::make_shared<verb_formatter>(spec));
+    // CLI11 fills the positionals in order, so the given ones are the first `given` slots.
+    const std::vector<std::string_view> slots = argument_slots(spec);
+    std::vector<std::string> values(slots.size());
     std::vector<CLI::Option*> positionals;
-    for (std::size_t i = 0; i < spec.arguments.size(); ++i) {
-        const argument_spec& argument = spec.arguments[i];
-        CLI::Option* option =
-            app.add_option(std::string(argument.name), values[i], std::string(argument.description))
-                ->type_name("");
+    for (std::size_t i = 0; i < slots.size(); ++i) {
+        CLI::Option* option = app.add_option(std::string(slots[i]), values[i],
+                                             std::string(argument(slots[i]).description))
+                                  ->type_name("");
         // Required for the help's sake; a missing one is reported below, with the count.
-        if (i < spec.required) option->required();
+        if (in_every_form(spec, slots[i])) option->required();
         positionals.push_back(option);
     }
     client_command command;
     command.verb = spec.verb;
     std::string registry;
     std::string token;
+    std::vector<std::string> meta;
     CLI::Option* registry_option =
         app.add_option("--registry", registry,
                        "the registry's JSON-RPC endpoint (also SERVREG_REGISTRY)")
@@ -390,6 +497,17 @@ parse_result parse_client(const verb_spec& spec, int argc, const char* const* ar
         app.add_option("--api-token", token, "sent as header X-Api-Token (also SERVREG_API_TOKEN)")
             ->type_name("TOKEN");
     app.add_flag("--json", command.json, "print the registry's JSON reply instead of a table");
+    if (spec.meta)
+        app.add_option("--meta", meta,
+                       spec.verb == "ping"
+                           ? "metadata of the instance, repeatable (each key once); replaces "
+                             "what the registry holds, which a ping without --meta keeps"
+                           : "only instances whose metadata has KEY=VALUE, repeatable (each "
+                             "key once)")
+            ->type_name("KEY=VALUE")
+            ->expected(1)  // one value each time, so that it never takes a positional
+            ->allow_extra_args(false)
+            ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
 
     auto usage = [&spec](const std::string& problem) {
         return early_exit{usage_status, problem + "\n" + usage_line(spec)};
@@ -403,23 +521,26 @@ parse_result parse_client(const verb_spec& spec, int argc, const char* const* ar
     } catch (const CLI::ParseError& e) {
         return usage(prefix + ": " + one_line(e.what()));
     }
-    if (auto error = leftover(app)) return usage(prefix + ": " + *error);
-
-    std::size_t given =
+    // An unknown option (whose value CLI11 took for an argument) before the count.
+    if (auto error = unknown_option(app)) return usage(prefix + ": " + *error);
+    const std::size_t given =
         std::ranges::count_if(positionals, [](const CLI::Option* o) { return o->count() > 0; });
-    if (given < spec.required)
+    const std::size_t longest =
+        std::ranges::max(spec.forms, {}, &std::vector<std::string_view>::size).size();
+    // The first argument too many, before any stray one that CLI11 left over.
+    if (given > longest)
+        return usage(prefix + ": " + in_quotes(values[longest]) + ": unexpected argument");
+    if (auto error = leftover(app)) return usage(prefix + ": " + *error);
+    auto form = std::ranges::find(spec.forms, given, &std::vector<std::string_view>::size);
+    if (form == spec.forms.end())
         return usage(prefix + ": expected " + expected_arguments(spec) + ", got " +
                      std::to_string(given) + (given == 1 ? " argument" : " arguments"));
     for (std::size_t i = 0; i < given; ++i) {
-        if (spec.arguments[i].name == "PORT") {
-            auto port = parse_number(values[i], 1, 65535);
-            if (!port)
-                return usage(prefix + ": PORT " + in_quotes(values[i]) +
-                             " is not a port number (1-65535)");
-            values[i] = std::to_string(*port);
-        }
+        if (auto error = check_argument((*form)[i], values[i], spec))
+            return usage(prefix + ": " + *error);
         command.args.push_back(std::move(values[i]));
     }
+    if (auto error = read_meta(meta, command.meta)) return usage(prefix + ": " + *error);
 
     // The option when given, else its SERVREG_ variable; `where` names the one used.
     std::string where;
@@ -431,9 +552,7 @@ parse_result parse_client(const verb_spec& spec, int argc, const char* const* ar
     };
     if (auto value = option_or_env(registry_option, registry, "SERVREG_REGISTRY")) {
         // Not quoted back: a URL may carry credentials.
-        std::string url = lower(*value);
-        if (!url.starts_with("http://") && !url.starts_with("https://"))
-            return usage(where + ": not an http:// or https:// URL");
+        if (!is_http_url(*value)) return usage(where + ": not an http:// or https:// URL");
         command.registry = std::move(*value);
     }
     if (auto value = option_or_env(token_option, token, "SERVREG_API_TOKEN")) {

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <ctime>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <vector>
@@ -66,17 +67,53 @@ std::string table(const std::vector<std::vector<std::string>>& rows) {
             out += r[i];
             if (i + 1 < r.size()) out.append(width[i] - r[i].size() + 2, ' ');
         }
+        // An empty last cell leaves no padding behind.
+        while (!out.empty() && out.back() == ' ') out.pop_back();
         out += '\n';
     }
     return out;
 }
 
+// A cell of a table: strings as they are, a missing value as "-", anything else as JSON.
 std::string text_of(const json& j) {
+    if (j.is_null()) return "-";
     return j.is_string() ? j.get<std::string>() : dump(j);
 }
 
 std::string port_text(const json& j) {
     return j.is_number_integer() ? std::to_string(j.get<long long>()) : text_of(j);
+}
+
+// The URL that names an instance pinged with host and port (SPEC 4.1).
+std::string instance_url(const json& host, const json& port) {
+    const std::string h = text_of(host);
+    return "http://" + (h.find(':') != std::string::npos ? "[" + h + "]" : h) + ":" +
+           port_text(port) + "/api";
+}
+
+// The instance that unregister, drain and undrain name: HOST PORT, or URL, from `first` on.
+bool names_url(const config::client_command& cmd, std::size_t first) {
+    return cmd.args.size() == first + 1;
+}
+
+std::string endpoint(const config::client_command& cmd, std::size_t first) {
+    if (names_url(cmd, first)) return cmd.args.at(first);
+    return cmd.args.at(first) + ":" + cmd.args.at(first + 1);
+}
+
+json instance_params(const config::client_command& cmd, std::size_t first) {
+    if (names_url(cmd, first)) return {{"url", cmd.args.at(first)}};
+    return {{"host", cmd.args.at(first)},
+            {"port", std::stoi(cmd.args.at(first + 1))}};  // validated by the parser
+}
+
+// "k=v,k2=v2", in the order of the keys.
+std::string meta_text(const json& meta) {
+    if (!meta.is_object()) return meta.is_null() ? "" : dump(meta);
+    std::string out;
+    for (const auto& [key, value] : meta.items())
+        out += (out.empty() ? "" : ",") + key + "=" + text_of(value);
+    return out;
 }
 
 client_output failure(const config::client_command& cmd, std::string why) {
@@ -86,6 +123,75 @@ client_output failure(const config::client_command& cmd, std::string why) {
     return o;
 }
 
+// unregister, drain, undrain: true when the instance was known. An unknown one is no failure
+// (the same exit status 0 for all three); --json shows the false that scripts can test.
+client_output instance_change(const config::client_command& cmd, const json& result) {
+    static const std::map<std::string, std::pair<std::string, std::string>> words{
+        {"unregister", {"unregistered ", " was not registered\n"}},
+        {"drain", {"drained ", " is not registered: nothing to drain\n"}},
+        {"undrain", {"undrained ", " is not registered: nothing to undrain\n"}}};
+    if (!result.is_boolean()) return failure(cmd, "unexpected result: " + dump(result));
+    const auto& [done, unknown] = words.at(cmd.verb);
+    client_output o;
+    o.out = result == true ? done + endpoint(cmd, 0) + "\n" : endpoint(cmd, 0) + unknown;
+    return o;
+}
+
+// Instances as their latest ping gave them: {"host","port"}, or a URL string. A table of
+// host and port while every one is the former, else of URLs.
+std::string locate_table(const json& result) {
+    const bool urls = std::ranges::any_of(result, [](const json& i) { return !i.is_object(); });
+    std::vector<std::vector<std::string>> rows;
+    rows.push_back(urls ? std::vector<std::string>{"URL"}
+                        : std::vector<std::string>{"HOST", "PORT"});
+    for (const auto& item : result) {
+        const json host = item.is_object() ? item.value("host", json()) : json();
+        const json port = item.is_object() ? item.value("port", json()) : json();
+        if (!urls)
+            rows.push_back({text_of(host), port_text(port)});
+        else
+            rows.push_back({item.is_object() ? instance_url(host, port) : text_of(item)});
+    }
+    return table(rows);
+}
+
+// Every known instance; a URL column when some instance pinged with a URL (the others' URL
+// follows from host and port), a META column when some has metadata.
+std::string list_table(const json& result, std::int64_t now_ms) {
+    const auto pinged_with_url = [](const json& item) {
+        const json url = item.value("url", json());
+        return url.is_string() &&
+               url != instance_url(item.value("host", json()), item.value("port", json()));
+    };
+    const auto has_meta = [](const json& item) {
+        return !meta_text(item.value("meta", json())).empty();
+    };
+    const bool url_column = std::ranges::any_of(result, pinged_with_url);
+    const bool meta_column = std::ranges::any_of(result, has_meta);
+    std::vector<std::string> header{"NAME", "HOST", "PORT", "STATE", "FIRST SEEN", "LAST SEEN"};
+    if (url_column) header.push_back("URL");
+    if (meta_column) header.push_back("META");
+    std::vector<std::vector<std::string>> rows{header};
+    for (const auto& item : result) {
+        // value() with a string default throws on a member of another type: read as json.
+        const json first = item.value("first_seen", json());
+        const json last = item.value("last_seen", json());
+        const json state = item.value("state", json());
+        std::vector<std::string> row{
+            text_of(item.value("name", json())),
+            text_of(item.value("host", json())),
+            port_text(item.value("port", json())),
+            state.is_string() ? state.get<std::string>()
+                              : (item.value("alive", json()) == true ? "alive" : "dead"),
+            readable_time(first.is_string() ? first.get<std::string>() : ""),
+            age(last.is_string() ? last.get<std::string>() : "", now_ms)};
+        if (url_column) row.push_back(text_of(item.value("url", json())));
+        if (meta_column) row.push_back(meta_text(item.value("meta", json())));
+        rows.push_back(std::move(row));
+    }
+    return table(rows);
+}
+
 client_output success(const config::client_command& cmd, const json& result, std::int64_t now_ms) {
     client_output o;
     if (cmd.json) {
@@ -93,42 +199,26 @@ client_output success(const config::client_command& cmd, const json& result, std
         return o;
     }
     if (cmd.verb == "ping") {
-        o.out = "pinged " + cmd.args.at(0) + " at " + cmd.args.at(1) + ":" + cmd.args.at(2) + "\n";
-    } else if (cmd.verb == "unregister") {
-        const std::string endpoint = cmd.args.at(0) + ":" + cmd.args.at(1);
-        o.out =
-            result == true ? "unregistered " + endpoint + "\n" : endpoint + " was not registered\n";
+        o.out = "pinged " + cmd.args.at(0) + " at " + endpoint(cmd, 1) + "\n";
+    } else if (cmd.verb == "unregister" || cmd.verb == "drain" || cmd.verb == "undrain") {
+        return instance_change(cmd, result);
     } else if (cmd.verb == "locate") {
         if (!result.is_array()) return failure(cmd, "unexpected result: " + dump(result));
         if (result.empty()) {
             o.err = prefix(cmd) + "no alive instance matches " + dump(json(cmd.args.at(0))) + "\n";
             return o;
         }
-        std::vector<std::vector<std::string>> rows{{"HOST", "PORT"}};
-        for (const auto& item : result) {
-            rows.push_back(
-                {text_of(item.value("host", json())), port_text(item.value("port", json()))});
-        }
-        o.out = table(rows);
+        o.out = locate_table(result);
     } else {
-        if (!result.is_array()) return failure(cmd, "unexpected result: " + dump(result));
+        if (!result.is_array() ||
+            !std::ranges::all_of(result, [](const json& i) { return i.is_object(); }))
+            return failure(cmd, "unexpected result: " + dump(result));
         if (result.empty()) {
             o.err = prefix(cmd) + "no instance matches " +
                     dump(json(cmd.args.empty() ? std::string("*") : cmd.args.at(0))) + "\n";
             return o;
         }
-        std::vector<std::vector<std::string>> rows{
-            {"NAME", "HOST", "PORT", "STATE", "FIRST SEEN", "LAST SEEN"}};
-        for (const auto& item : result) {
-            const std::string first = item.value("first_seen", std::string());
-            const std::string last = item.value("last_seen", std::string());
-            rows.push_back({text_of(item.value("name", json())),
-                            text_of(item.value("host", json())),
-                            port_text(item.value("port", json())),
-                            item.value("alive", false) ? "alive" : "dead", readable_time(first),
-                            age(last, now_ms)});
-        }
-        o.out = table(rows);
+        o.out = list_table(result, now_ms);
     }
     return o;
 }
@@ -137,22 +227,21 @@ client_output success(const config::client_command& cmd, const json& result, std
 
 std::string client_request(const config::client_command& cmd) {
     json params = json::object();
-    std::string method;
-    auto port = [](const std::string& s) { return std::stoi(s); };  // validated by the parser
+    std::string method = cmd.verb;  // unregister, drain, undrain
     if (cmd.verb == "ping") {
-        method = "ping";
-        params = {
-            {"name", cmd.args.at(0)}, {"host", cmd.args.at(1)}, {"port", port(cmd.args.at(2))}};
+        params = instance_params(cmd, 1);
+        params["name"] = cmd.args.at(0);
     } else if (cmd.verb == "locate") {
         method = "locate_service";
         params = {{"name", cmd.args.at(0)}};
     } else if (cmd.verb == "list") {
         method = "list_services";
         if (!cmd.args.empty()) params = {{"pattern", cmd.args.at(0)}};
-    } else if (cmd.verb == "unregister") {
-        method = "unregister";
-        params = {{"host", cmd.args.at(0)}, {"port", port(cmd.args.at(1))}};
+    } else {
+        params = instance_params(cmd, 0);
     }
+    // Sent only when given: a ping without meta keeps what the registry holds.
+    if (!cmd.meta.empty()) params["meta"] = cmd.meta;
     json call = {{"jsonrpc", "2.0"}, {"method", method}, {"params", params}, {"id", 1}};
     return dump(call);
 }
