@@ -1,5 +1,5 @@
-// Black-box tests of --api-token (SPEC sections 1 and 3): writes need the X-Api-Token header,
-// reads do not, and an unauthenticated notification is dropped.
+// Black-box tests of --api-token (SPEC sections 1, 3 and 4.1): writes (drain and undrain too) need
+// the X-Api-Token header, reads do not, and an unauthenticated notification is dropped.
 #include <gtest/gtest.h>
 
 #include <memory>
@@ -64,6 +64,21 @@ TEST_F(DaemonApiToken, UnregisterNeedsTheHeaderToo) {
     EXPECT_EQ(listed("auth.unreg").size(), 1u) << "a denied unregister must not remove";
     auto x = call(port(), "unregister", {"10.10.0.4", 1}, right_token);
     EXPECT_EQ(x.result(), true) << x.describe();
+}
+
+TEST_F(DaemonApiToken, DrainAndUndrainNeedTheHeaderToo) {
+    const json at = "http://10.10.0.7:1/api";
+    ASSERT_EQ(call(port(), "ping", {"auth.drain", at}, right_token).result(), true);
+    expect_denied(call(port(), "drain", json::array({at})));
+    EXPECT_EQ(listed("auth.drain").at(0)["state"], "alive") << "a denied drain must not drain";
+    auto x = call(port(), "drain", {{"url", at}}, right_token);
+    EXPECT_EQ(x.result(), true) << x.describe();
+    expect_denied(call(port(), "undrain", {"10.10.0.7", 1}));
+    EXPECT_EQ(listed("auth.drain").at(0)["state"], "draining")
+        << "a denied undrain must not undrain";
+    x = call(port(), "undrain", {"10.10.0.7", 1}, right_token);
+    EXPECT_EQ(x.result(), true) << x.describe();
+    EXPECT_EQ(listed("auth.drain").at(0)["state"], "alive");
 }
 
 TEST_F(DaemonApiToken, ReadsWorkWithoutTheHeader) {

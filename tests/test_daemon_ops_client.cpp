@@ -24,7 +24,7 @@ constexpr const char* token = "cl1ent-t0ken";
 // Whether the daemon has SPEC 4.1's methods and parameters (ping with url and meta, drain,
 // undrain, the new list_services fields). The tests that need them skip until it does: set it
 // to true, the one place, once the daemon has them.
-constexpr bool daemon_has_url_pings = false;
+constexpr bool daemon_has_url_pings = true;
 #define SKIP_WITHOUT_URL_PINGS() \
     if (!daemon_has_url_pings) GTEST_SKIP() << "needs the daemon's url pings"
 
@@ -144,7 +144,8 @@ TEST_F(DaemonClient, UnregisterSaysWhetherTheInstanceWasKnown) {
 
 TEST_F(DaemonClient, PingByUrlAndLocateShowsTheUrl) {
     SKIP_WITHOUT_URL_PINGS();
-    const std::string at = "http://10.41.0.1:8001/api";
+    // Not the http://host:port/api a host-and-port ping names, so `list` needs its URL column.
+    const std::string at = "http://10.41.0.1:8001/v2/rpc";
     auto r = client({"ping", "client.url", at});
     ASSERT_EQ(r.status, 0) << describe(last_args_, r);
     EXPECT_EQ(r.out, "pinged client.url at " + at + "\n") << describe(last_args_, r);
@@ -156,8 +157,9 @@ TEST_F(DaemonClient, PingByUrlAndLocateShowsTheUrl) {
     ASSERT_EQ(r.status, 0) << describe(last_args_, r);
     EXPECT_EQ(r.out, "URL\n" + at + "\nhttp://10.41.0.2:8002/api\n") << describe(last_args_, r);
     r = client({"locate", "--json", "client.url"});
-    EXPECT_EQ(json::parse(r.out, nullptr, false),
-              json::parse(R"(["http://10.41.0.1:8001/api", {"host": "10.41.0.2", "port": 8002}])"))
+    EXPECT_EQ(
+        json::parse(r.out, nullptr, false),
+        json::parse(R"(["http://10.41.0.1:8001/v2/rpc", {"host": "10.41.0.2", "port": 8002}])"))
         << describe(last_args_, r);
 
     r = client({"list", "client.url"});

@@ -198,7 +198,7 @@ std::vector<setting> daemon_settings() {
                      return std::nullopt;
                  }});
     s.push_back({"api-token", "TOKEN",
-                 "when set, ping and unregister need header X-Api-Token: TOKEN", "",
+                 "when set, ping, unregister, drain and undrain need header X-Api-Token: TOKEN", "",
                  [](const std::string& v, options& o) {
                      o.api_token = v;
                      return not_empty(v);  // and never quoted back: it is a secret
