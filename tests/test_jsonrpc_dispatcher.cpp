@@ -151,6 +151,40 @@ TEST_F(Dispatcher, InvalidRequestsAreMinus32600) {
     }
 }
 
+TEST_F(Dispatcher, InvalidRequestsCarryTheirIdWhenItCanBeRead) {
+    struct tc {
+        std::string body;
+        json id;
+    };
+    for (const auto& t : std::vector<tc>{
+             {R"({"jsonrpc":"1.0","method":"ping","id":7})", 7},
+             {R"({"method":"ping","id":"a-b"})", "a-b"},
+             {R"({"jsonrpc":"2.0","method":5,"id":-3})", -3},
+             {R"({"jsonrpc":"2.0","method":"ping","params":"x","id":"s"})", "s"},
+             {R"({"jsonrpc":"2.0","method":"ping","id":1.5,"extra":2})", 1.5},
+             {R"({"jsonrpc":"2.0","method":"ping","id":null,"extra":2})", nullptr},
+             {R"({"jsonrpc":"2.0","method":"ping","id":{}})", nullptr},
+             {R"({"jsonrpc":"2.0","method":"ping","id":[1]})", nullptr},
+             {R"({"jsonrpc":"2.0","method":"ping","extra":2})", nullptr},
+             {R"(5)", nullptr}}) {
+        auto r = call_json(t.body);
+        EXPECT_EQ(r["error"]["code"], -32600) << "request: " << t.body << " reply: " << r;
+        EXPECT_EQ(r["id"], t.id) << "request: " << t.body << " reply: " << r;
+    }
+    // In a batch, each refused call keeps its own id.
+    const std::string batch =
+        R"([{"jsonrpc":"2.0","method":"ping","id":"one","x":1},)"
+        R"({"jsonrpc":"2.0","method":"list_services","id":"two"},{"method":"ping","id":3}])";
+    const auto r = call_json(batch);
+    ASSERT_TRUE(r.is_array() && r.size() == 3) << "request: " << batch << " reply: " << r;
+    EXPECT_EQ(r[0]["id"], "one") << r;
+    EXPECT_EQ(r[0]["error"]["code"], -32600) << r;
+    EXPECT_EQ(r[1]["id"], "two") << r;
+    EXPECT_TRUE(r[1]["result"].is_array()) << r;
+    EXPECT_EQ(r[2]["id"], 3) << r;
+    EXPECT_EQ(r[2]["error"]["code"], -32600) << r;
+}
+
 TEST_F(Dispatcher, DeepNestingIsRefusedWithoutParsing) {
     std::string body = std::string(100000, '[') + std::string(100000, ']');
     auto r = call_json(body);

@@ -360,7 +360,12 @@ struct dispatcher::impl {
         parsed_call call = inspect(request);
         if (call.invalid) {
             observe("-", error_code::invalid_request, start);
-            return done(error_text(error_code::invalid_request, std::move(*call.invalid)));
+            // With the id when it can be read, so that a batch caller learns which of its
+            // calls was refused (SPEC 3); "null" when it cannot.
+            const auto code = error_code::invalid_request;
+            return done(reply_text(id_text(call.id),
+                                   outcome::failure(code, std::string(detail::error_message(code)),
+                                                    std::move(*call.invalid))));
         }
         const detail::method_entry* entry = find_method(call.method);
         std::string id = call.notification ? std::string() : id_text(call.id);
