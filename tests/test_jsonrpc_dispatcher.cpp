@@ -156,17 +156,17 @@ TEST_F(Dispatcher, InvalidRequestsCarryTheirIdWhenItCanBeRead) {
         std::string body;
         json id;
     };
-    for (const auto& t : std::vector<tc>{
-             {R"({"jsonrpc":"1.0","method":"ping","id":7})", 7},
-             {R"({"method":"ping","id":"a-b"})", "a-b"},
-             {R"({"jsonrpc":"2.0","method":5,"id":-3})", -3},
-             {R"({"jsonrpc":"2.0","method":"ping","params":"x","id":"s"})", "s"},
-             {R"({"jsonrpc":"2.0","method":"ping","id":1.5,"extra":2})", 1.5},
-             {R"({"jsonrpc":"2.0","method":"ping","id":null,"extra":2})", nullptr},
-             {R"({"jsonrpc":"2.0","method":"ping","id":{}})", nullptr},
-             {R"({"jsonrpc":"2.0","method":"ping","id":[1]})", nullptr},
-             {R"({"jsonrpc":"2.0","method":"ping","extra":2})", nullptr},
-             {R"(5)", nullptr}}) {
+    for (const auto& t :
+         std::vector<tc>{{R"({"jsonrpc":"1.0","method":"ping","id":7})", 7},
+                         {R"({"method":"ping","id":"a-b"})", "a-b"},
+                         {R"({"jsonrpc":"2.0","method":5,"id":-3})", -3},
+                         {R"({"jsonrpc":"2.0","method":"ping","params":"x","id":"s"})", "s"},
+                         {R"({"jsonrpc":"2.0","method":"ping","id":1.5,"extra":2})", 1.5},
+                         {R"({"jsonrpc":"2.0","method":"ping","id":null,"extra":2})", nullptr},
+                         {R"({"jsonrpc":"2.0","method":"ping","id":{}})", nullptr},
+                         {R"({"jsonrpc":"2.0","method":"ping","id":[1]})", nullptr},
+                         {R"({"jsonrpc":"2.0","method":"ping","extra":2})", nullptr},
+                         {R"(5)", nullptr}}) {
         auto r = call_json(t.body);
         EXPECT_EQ(r["error"]["code"], -32600) << "request: " << t.body << " reply: " << r;
         EXPECT_EQ(r["id"], t.id) << "request: " << t.body << " reply: " << r;

@@ -139,10 +139,10 @@ private:
         members.reserve(v.size());
         for (auto it = v.begin(); it != v.end(); ++it) {
             const json& m = *it;
-            members.push_back({it.key(), m.is_string()
-                                             ? detail::param_value{type::string,
-                                                                   m.get_ref<const std::string&>()}
-                                             : detail::param_value{type::other, type_name(m)}});
+            members.push_back(
+                {it.key(), m.is_string()
+                               ? detail::param_value{type::string, m.get_ref<const std::string&>()}
+                               : detail::param_value{type::other, type_name(m)}});
         }
         return {type::object, "an object", members};
     }
