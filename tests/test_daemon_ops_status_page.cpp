@@ -59,6 +59,29 @@ TEST_F(DaemonStatusPage, IsAnHtmlDocumentWithTheInstancesRenderedIn) {
         << "the counts at the top";
 }
 
+TEST_F(DaemonStatusPage, ShowsDrainingInstancesAndUrlsAsSuch) {
+    const std::string at = "http://10.50.0.4:7/v1/rpc";
+    ASSERT_EQ(call(port(), "ping", {"page.drain", at}).result(), true);
+    ASSERT_EQ(call(port(), "ping", {"page.drain", "10.50.0.5", 7}).result(), true);
+    auto x = call(port(), "drain", {"10.50.0.5", 7});
+    ASSERT_EQ(x.result(), true) << x.describe();
+    auto r = get(port(), "/?q=page.drain");
+    ASSERT_EQ(r.status, 200) << r.status_line;
+    EXPECT_NE(r.body.find("<tr class=\"alive\"><td class=\"ep\">http://10.50.0.4:7/v1/rpc</td>"),
+              std::string::npos)
+        << "an instance pinged with a URL beyond http://host:port/api shows it:\n"
+        << r.body;
+    std::smatch m;
+    ASSERT_TRUE(std::regex_search(
+        r.body, m,
+        std::regex(
+            R"re(<tr class="(\w+)"><td class="ep">10\.50\.0\.5:7</td>.*?<span class="badge (\w+)">(\w+)</span>)re")))
+        << r.body;
+    EXPECT_EQ(m[1], "draining") << r.body;
+    EXPECT_EQ(m[2], "draining");
+    EXPECT_EQ(m[3], "draining");
+}
+
 TEST_F(DaemonStatusPage, NamesFromTheRegistryAreEscaped) {
     auto page = get(port(), "/").body;
     EXPECT_NE(page.find("&lt;script&gt;alert(1)&lt;/script&gt;"), std::string::npos) << page;

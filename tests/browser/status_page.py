@@ -285,6 +285,15 @@ def main():
                   f"... without reloading the page (after {time.monotonic() - started:.1f} s)")
             check(fresh["services"]["fresh.svc"][0]["state"] == "alive", "... as alive")
 
+        # A drained instance shows as draining, live, while it goes on pinging.
+        server.call("drain", ["10.1.0.2", 8002])
+        drained = wait_until(lambda: sorted(states(p := browser.js(READ_PAGE))
+                                            .get("billing.api", [])) == ["alive", "draining"]
+                             and p, 12, 0.25)
+        check(bool(drained), "a drained instance shows as draining without a reload",
+              f"shown: {states(browser.js(READ_PAGE))}")
+        server.call("undrain", ["10.1.0.2", 8002])
+
         # Phone width: nothing to scroll sideways.
         browser.resize(390, 844)
         time.sleep(0.5)

@@ -5,6 +5,7 @@
 #include <ctime>
 #include <string_view>
 
+#include "servreg/registry/address.h"
 #include "servreg/version.h"
 
 namespace servreg::http {
@@ -57,13 +58,18 @@ std::string percent_decode(std::string_view s) {
 
 void append_row(std::string& out, const registry::listed_instance& item, std::int64_t now_ms) {
     const auto& r = item.row;
-    const char* state = item.alive ? "alive" : "dead";
+    const std::string_view state = item.state();
     out += "<tr class=\"";
     out += state;
     out += "\"><td class=\"ep\">";
-    out += html_escape(r.host);
-    out += ':';
-    out += std::to_string(r.port);
+    // host:port, unless the URL says more than http://host:port/api (as the script decides).
+    if (!r.url.empty() && r.url != registry::url_of(r.host, r.port)) {
+        out += html_escape(r.url);
+    } else {
+        out += html_escape(r.host);
+        out += ':';
+        out += std::to_string(r.port);
+    }
     out += "</td><td class=\"first\" data-label=\"first seen\">";
     append_utc(out, r.first_seen_ms);
     out += "</td><td class=\"last\" data-label=\"last seen\" data-last=\"";

@@ -25,9 +25,11 @@
   const pattern = () => input.value.trim() || "*";
 
   function row(item) {
-    const tr = el("tr", item.alive ? "alive" : "dead");
+    const state = item.state || (item.alive ? "alive" : "dead");
+    const tr = el("tr", state);
     const first = Date.parse(item.first_seen), last = Date.parse(item.last_seen);
-    const ep = el("td", "ep", item.host + ":" + item.port);
+    const byUrl = item.url && item.url !== "http://" + (item.host.includes(":") ? "[" + item.host + "]" : item.host) + ":" + item.port + "/api";
+    const ep = el("td", "ep", byUrl ? item.url : item.host + ":" + item.port);
     const f = el("td", "first", utc(first));
     f.dataset.label = "first seen";
     const l = el("td", "last", ago(Date.now() + skew - last));
@@ -35,7 +37,7 @@
     l.dataset.last = String(last);
     l.title = utc(last);
     const st = el("td", "state");
-    st.append(el("span", "badge " + (item.alive ? "alive" : "dead"), item.alive ? "alive" : "dead"));
+    st.append(el("span", "badge " + state, state));
     tr.append(ep, f, l, st);
     return tr;
   }
