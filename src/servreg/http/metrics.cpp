@@ -243,7 +243,7 @@ std::string metrics::render(const live_values& live) const {
     append_histogram(out, "servreg_db_commit_duration_seconds", "", commit_durations_.read());
 
     append_header(out, "servreg_db_writes_total", "counter",
-                  "Pings and unregisters committed to the database.");
+                  "Writes (pings, unregisters, drains, undrains) committed to the database.");
     append_sample(out, "servreg_db_writes_total", "", writes_committed_.load(relaxed));
 
     append_header(out, "servreg_db_commit_failures_total", "counter",
