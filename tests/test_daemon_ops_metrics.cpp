@@ -52,6 +52,10 @@ TEST_F(DaemonMetrics, CountersMoveAsCallsAreMade) {
     ASSERT_EQ(x.error()["code"], -32601) << x.describe();
     x = rpc(port(), "{not json");
     ASSERT_EQ(x.error()["code"], -32700) << x.describe();
+    x = call(port(), "drain", {"10.20.0.1", 100});
+    ASSERT_EQ(x.result(), true) << x.describe();
+    x = call(port(), "undrain", {"http://10.20.0.1:100/api"});
+    ASSERT_EQ(x.result(), true) << x.describe();
     json batch = json::array();
     for (int i = 0; i < 4; ++i)
         batch.push_back(json::parse(call_text("locate_service", {"m*"}, i)));
@@ -67,8 +71,10 @@ TEST_F(DaemonMetrics, CountersMoveAsCallsAreMade) {
     EXPECT_EQ(moved(other), 1) << "an unknown method counts as other";
     EXPECT_EQ(moved(invalid), 1) << "a parse error counts as invalid";
     EXPECT_EQ(moved(locate), 4) << "each call of a batch counts";
+    EXPECT_EQ(moved(R"(servreg_rpc_requests_total{method="drain",code="0"})"), 1);
+    EXPECT_EQ(moved(R"(servreg_rpc_requests_total{method="undrain",code="0"})"), 1);
     EXPECT_EQ(moved(R"(servreg_rpc_duration_seconds_count{method="ping"})"), 4);
-    EXPECT_GE(moved("servreg_db_writes_total"), 3);
+    EXPECT_GE(moved("servreg_db_writes_total"), 5);
     EXPECT_GE(moved("servreg_db_commit_duration_seconds_count"), 1);
     EXPECT_GE(moved("servreg_http_connections_accepted_total"), 8);
     EXPECT_GE(value_of(after, "servreg_http_connections_open"), 1) << "the scrape's own";
