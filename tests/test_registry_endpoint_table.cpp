@@ -13,14 +13,15 @@
 
 namespace {
 
-using servreg::registry::detail::url_hash;
 using servreg::registry::detail::endpoint_table;
 using servreg::registry::detail::no_slot;
 using servreg::registry::detail::slot_id;
+using servreg::registry::detail::url_hash;
 
 struct fake_instance {
     std::string url;
     std::uint32_t hash = 0;
+    bool has_url(std::string_view u) const { return url == u; }
 };
 
 std::string url_of(const std::string& host, std::uint16_t port) {

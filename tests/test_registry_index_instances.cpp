@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <limits>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "servreg/registry/address.h"
@@ -63,6 +64,38 @@ TEST(IndexInstances, LocateAnswersEachInstanceInTheFormOfItsLatestPing) {
     EXPECT_EQ(rows[0].first_seen_ms, 100) << "the same instance throughout: " << show(rows);
     EXPECT_EQ(rows[1].host, "10.0.0.2");
     EXPECT_EQ(rows[1].port, 8443);
+}
+
+TEST(IndexInstances, AHostAndPortInstanceIsFoundByExactlyTheUrlItStandsFor) {
+    // Its URL is not stored (it follows from host and port), and yet it is the key.
+    for (const auto& [host, port, url] : std::vector<std::tuple<std::string, int, std::string>>{
+             {"10.0.0.1", 80, "http://10.0.0.1:80/api"},
+             {"::1", 8001, "http://[::1]:8001/api"},
+             {"fe80::1%eth0", 1, "http://[fe80::1%eth0]:1/api"},
+             {"svc.example", 65535, "http://svc.example:65535/api"}}) {
+        SCOPED_TRACE(url);
+        EXPECT_EQ(servreg::registry::url_of(host, static_cast<std::uint16_t>(port)), url);
+        EXPECT_TRUE(servreg::registry::is_url_of(url, host, static_cast<std::uint16_t>(port)));
+        for (const std::string& other :
+             {url + "/", url.substr(0, url.size() - 1), "https" + url.substr(4),
+              std::string("http://x") + url.substr(7),
+              url.substr(0, url.find(':', 7)) + ":8/api"}) {
+            EXPECT_FALSE(
+                servreg::registry::is_url_of(other, host, static_cast<std::uint16_t>(port)))
+                << other;
+        }
+        index idx;
+        idx.apply_ping("svc", host, static_cast<std::uint16_t>(port), 100);
+        idx.apply_ping("svc", at_url(url + "x"), nullptr, 100);
+        EXPECT_EQ(idx.list(glob("*")).at(0).url, url);
+        EXPECT_TRUE(idx.apply_drain(url, true, 200));
+        EXPECT_FALSE(idx.apply_drain(url + "/", true, 200));
+        idx.apply_ping("svc", at_url(url), nullptr, 300);  // the same instance, by its URL
+        EXPECT_EQ(idx.size(), 2u) << show(idx.list(glob("*")));
+        EXPECT_TRUE(idx.apply_unregister(url));
+        EXPECT_FALSE(idx.apply_unregister(url));
+        EXPECT_EQ(idx.size(), 1u);
+    }
 }
 
 TEST(IndexInstances, TwoUrlsOnOneHostAndPortAreTwoInstances) {

@@ -21,6 +21,9 @@ struct address {
 // literal in brackets.
 std::string url_of(std::string_view host, std::uint16_t port);
 
+// Whether `url` is url_of(host, port), without building it.
+bool is_url_of(std::string_view url, std::string_view host, std::uint16_t port) noexcept;
+
 // The instance a ping by host and port names (host already valid: validation.h).
 address address_of(std::string host, std::uint16_t port);
 

@@ -53,6 +53,20 @@ std::string url_of(std::string_view host, std::uint16_t port) {
     return url;
 }
 
+bool is_url_of(std::string_view url, std::string_view host, std::uint16_t port) noexcept {
+    const bool bracket = host.find(':') != std::string_view::npos && !host.starts_with('[');
+    const auto take = [&url](std::string_view part) {
+        if (!url.starts_with(part)) return false;
+        url.remove_prefix(part.size());
+        return true;
+    };
+    char digits[8];
+    const auto [end, ec] = std::to_chars(digits, digits + sizeof digits, port);
+    return take("http://") && (!bracket || take("[")) && take(host) && (!bracket || take("]")) &&
+           take(":") && take(std::string_view(digits, static_cast<std::size_t>(end - digits))) &&
+           url == "/api";
+}
+
 address address_of(std::string host, std::uint16_t port) {
     address a;
     a.url = url_of(host, port);
@@ -101,9 +115,10 @@ std::expected<address, std::string> address_of_url(std::string_view url) {
         host = authority.substr(0, colon);
         after_host = colon == std::string_view::npos ? std::string_view{} : authority.substr(colon);
         if (host.find_first_of("[]") != std::string_view::npos) {
-            return std::unexpected("url's host must not contain '[' or ']' outside an IPv6 "
-                                   "literal, got \"" +
-                                   std::string(host.substr(0, 64)) + "\"");
+            return std::unexpected(
+                "url's host must not contain '[' or ']' outside an IPv6 "
+                "literal, got \"" +
+                std::string(host.substr(0, 64)) + "\"");
         }
     }
     if (host.empty()) return std::unexpected(std::string("url has no host"));
@@ -111,7 +126,8 @@ std::expected<address, std::string> address_of_url(std::string_view url) {
         return std::unexpected("url's host must be at most 255 bytes, got " +
                                std::to_string(host.size()));
     }
-    const auto port = port_of(after_host.empty() ? default_port_text(scheme) : after_host.substr(1));
+    const auto port =
+        port_of(after_host.empty() ? default_port_text(scheme) : after_host.substr(1));
     if (!port) return std::unexpected(port.error());
     a.host = host;
     a.port = *port;

@@ -11,8 +11,8 @@
 
 namespace servreg::registry::detail {
 
-// Instances (by URL) deleted lately and absent from the index: a row another process read before the
-// delete must not bring them back. Guarded by the index's lock.
+// Instances (by URL) deleted lately and absent from the index: a row another process read before
+// the delete must not bring them back. Guarded by the index's lock.
 class deletion_log {
 public:
     // Keeps the later time when the URL is already remembered.

@@ -26,8 +26,9 @@ inline std::uint32_t url_hash(std::string_view url) noexcept {
 
 // Open addressing with linear probing, at most half full; holds slot ids or no_slot. The
 // table stores only slot ids, 4 bytes an entry: URL and hash are read from the slots, through
-// `slots.slot(s)`, which must give something with `url` and `hash` (its url_hash). Header-only so that the ping's lookup inlines as it did when
-// the table was part of the index.
+// `slots.slot(s)`, which must give something with `has_url(url)` and `hash` (its URL's
+// url_hash). Header-only so that the ping's lookup inlines as it did when the table was part
+// of the index.
 class endpoint_table {
 public:
     template <class Slots>
@@ -37,7 +38,7 @@ public:
             const slot_id s = table_[pos];
             if (s == no_slot) return no_slot;
             const auto& inst = slots.slot(s);
-            if (inst.hash == hash && inst.url == url) return s;
+            if (inst.hash == hash && inst.has_url(url)) return s;
         }
     }
 

@@ -12,8 +12,6 @@ namespace servreg::registry {
 
 using detail::url_hash;
 
-
-
 index::index() : impl_(std::make_unique<impl>()) {}
 
 index::~index() = default;
@@ -162,7 +160,7 @@ std::vector<endpoint> index::locate(const glob& pattern, std::int64_t alive_sinc
             if (inst.last_seen() < alive_since_ms || inst.drained) continue;
             if (filtered && (!inst.meta || !matches(*inst.meta, *filter))) continue;
             if (inst.url_form) {
-                out.push_back({{}, inst.port, inst.url});
+                out.push_back({{}, inst.port, inst.full_url()});
             } else {
                 out.push_back({inst.host, inst.port, {}});
             }
@@ -183,7 +181,7 @@ std::vector<storage::instance_row> index::list(const glob& pattern) const {
                            .port = inst.port,
                            .first_seen_ms = inst.first_seen_ms,
                            .last_seen_ms = inst.last_seen(),
-                           .url = inst.url,
+                           .url = inst.full_url(),
                            .url_form = inst.url_form,
                            .drained = inst.drained,
                            .meta = inst.meta ? encode_metadata(*inst.meta) : "{}",

@@ -17,9 +17,9 @@
 #include "servreg/registry/deletion_log.h"
 #include "servreg/registry/endpoint_table.h"
 #include "servreg/registry/index.h"
-#include "servreg/registry/metadata.h"
 #include "servreg/registry/match_cache.h"
 #include "servreg/registry/member_list.h"
+#include "servreg/registry/metadata.h"
 
 namespace servreg::registry {
 
@@ -32,9 +32,11 @@ struct index::impl {
     using name_entry = detail::name_entry;
 
     struct instance {
-        std::string url;  // the key
+        // The key; empty when it is url_of(host, port), as for every instance that pings by
+        // host and port, which then costs no allocation for it.
+        std::string url;
         std::string host;
-        name_map::iterator owner{};  // valid while live
+        name_map::iterator owner{};            // valid while live
         std::unique_ptr<const metadata> meta;  // null: none
         std::int64_t first_seen_ms = 0;
         // The `changed` of the write that set `drained`, as far as this index knows.
@@ -46,6 +48,11 @@ struct index::impl {
         bool live = false;
         bool url_form = false;
         bool drained = false;
+
+        bool has_url(std::string_view u) const noexcept {
+            return url.empty() ? is_url_of(u, host, port) : url == u;
+        }
+        std::string full_url() const { return url.empty() ? url_of(host, port) : url; }
 
         // Whether a ping that gives these would store the instance as it is (meta null: the
         // ping keeps what is stored).
@@ -111,6 +118,8 @@ struct index::impl {
         const int c = x.host.compare(y.host);  // char_traits<char> compares bytes unsigned
         if (c != 0) return c < 0;
         if (x.port != y.port) return x.port < y.port;
+        // Rare (two URLs on one host and port), and then at most one of them is derived.
+        if (x.url.empty() || y.url.empty()) return x.full_url() < y.full_url();
         return x.url < y.url;
     }
 
@@ -183,7 +192,7 @@ struct index::impl {
     // A new instance, not yet in any member list. Strong guarantee.
     slot_id add(const address& at, std::uint32_t hash, std::int64_t first_seen_ms,
                 std::int64_t last_seen_ms) {
-        std::string url = at.url;
+        std::string url = is_url_of(at.url, at.host, at.port) ? std::string() : at.url;
         std::string host = at.host;
         table.reserve_one(*this, live_count);
         const slot_id s = allocate();
@@ -211,8 +220,8 @@ struct index::impl {
     }
 
     // A committed ping, under the exclusive lock.
-    void upsert(std::string_view name, const address& at, const metadata* meta,
-                std::uint32_t hash, std::int64_t now_ms) {
+    void upsert(std::string_view name, const address& at, const metadata* meta, std::uint32_t hash,
+                std::int64_t now_ms) {
         if (const slot_id s = find(at.url, hash); s != no_slot) {
             instance& inst = slot(s);
             if (inst.owner->first != name || inst.host != at.host) {
@@ -234,12 +243,16 @@ struct index::impl {
 
     // Gives instance `s` to another name, or another host (its place in the list changes).
     // Strong guarantee.
-    void move(slot_id s, std::string_view name, std::string_view host,
-              std::int64_t first_seen_ms, std::int64_t last_seen_ms) {
+    void move(slot_id s, std::string_view name, std::string_view host, std::int64_t first_seen_ms,
+              std::int64_t last_seen_ms) {
         instance& inst = slot(s);
+        // The URL does not move with the host: one derived from the old host is kept whole.
+        std::string kept_url =
+            inst.url.empty() && inst.host != host ? url_of(inst.host, inst.port) : std::string();
         const auto owner = prepare_name(name).first;
         std::string new_host(host);
         detach(s);
+        if (!kept_url.empty()) inst.url.swap(kept_url);
         inst.host.swap(new_host);
         attach(s, owner);
         inst.first_seen_ms = first_seen_ms;

@@ -9,8 +9,8 @@ namespace servreg::registry {
 namespace {
 
 bool is_key_char(char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '_' || c == '.' || c == '-';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '.' || c == '-';
 }
 
 void append_string(std::string& out, std::string_view s) {
@@ -158,8 +158,7 @@ private:
 }  // namespace
 
 std::optional<std::string> check_meta_key(std::string_view key) {
-    if (key.empty() || key.size() > max_meta_key_length ||
-        !std::ranges::all_of(key, is_key_char)) {
+    if (key.empty() || key.size() > max_meta_key_length || !std::ranges::all_of(key, is_key_char)) {
         return "key \"" + std::string(key.substr(0, 80)) +
                "\" must be 1 to 64 characters of A-Z, a-z, 0-9, '_', '.' and '-'";
     }
@@ -199,8 +198,9 @@ std::optional<std::string> normalize_metadata(metadata& entries, std::string_vie
 bool matches(const metadata& have, const metadata& filter) noexcept {
     auto it = have.begin();
     for (const auto& [key, value] : filter) {
-        it = std::lower_bound(it, have.end(), key,
-                              [](const auto& entry, const std::string& k) { return entry.first < k; });
+        it = std::lower_bound(it, have.end(), key, [](const auto& entry, const std::string& k) {
+            return entry.first < k;
+        });
         if (it == have.end() || it->first != key || it->second != value) return false;
     }
     return true;

@@ -65,8 +65,7 @@ void service::ping(std::string name, address at, std::optional<metadata> meta, p
 
 void service::ping(std::string name, std::string host, std::uint16_t port, ping_done done,
                    const executor* resume) {
-    ping(std::move(name), address_of(std::move(host), port), std::nullopt, std::move(done),
-         resume);
+    ping(std::move(name), address_of(std::move(host), port), std::nullopt, std::move(done), resume);
 }
 
 void service::submit_known(storage::write_op op, void (*apply)(index&, const storage::write_op&),
