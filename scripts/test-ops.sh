@@ -73,14 +73,24 @@ fi
 
 # --- the alert rules of docs/operations.md -------------------------------------------------------
 
-awk '/servreg-alert-rules/ {f = 1; next} f && /^```yaml/ {p = 1; next} p && /^```/ {exit} p' \
-    "$SERVREG_ROOT/docs/operations.md" >"$work/rules.yml"
-if [ -s "$work/rules.yml" ] && promtool check rules "$work/rules.yml" >"$work/promtool-rules.txt" 2>&1; then
-    pass "promtool check rules accepts the alert rules of docs/operations.md"
-else
-    fail "promtool check rules accepts the alert rules of docs/operations.md"
-    cat "$work/promtool-rules.txt"
-fi
+# Writes the ```yaml block after the comment that names $1 in docs/operations.md to $2.
+doc_block() {
+    awk -v marker="$1" '$0 ~ marker {f = 1; next} f && /^```yaml/ {p = 1; next} p && /^```/ {exit} p' \
+        "$SERVREG_ROOT/docs/operations.md" >"$2"
+}
+# Passes test $1 when `promtool check $2` accepts the file $3 (not empty), else shows why not.
+promtool_check() {
+    if [ -s "$3" ] && promtool check "$2" "$3" >"$3.promtool" 2>&1; then
+        pass "$1"
+    else
+        fail "$1"
+        cat "$3.promtool" 2>/dev/null || echo "# $3 is empty"
+    fi
+}
+
+doc_block servreg-alert-rules "$work/rules.yml"
+promtool_check "promtool check rules accepts the alert rules of docs/operations.md" \
+    rules "$work/rules.yml"
 
 # --- service discovery: two small /metrics endpoints registered in a second servreg -----------
 
@@ -125,14 +135,9 @@ sd_rpc ping "[\"sd.shop\",\"http://$sd_b/\",{\"env\":\"prod\",\"team.name\":\"we
 sd_rpc ping '["sd.test","http://127.0.0.1:9/",{"env":"dev"}]'
 
 # The http_sd_configs job of docs/operations.md, pointed at this servreg, refreshed every second.
-awk '/servreg-http-sd/ {f = 1; next} f && /^```yaml/ {p = 1; next} p && /^```/ {exit} p' \
-    "$SERVREG_ROOT/docs/operations.md" >"$work/http-sd.yml"
-if [ -s "$work/http-sd.yml" ] && promtool check config "$work/http-sd.yml" >"$work/promtool-sd.txt" 2>&1; then
-    pass "promtool check config accepts the http_sd_configs example of docs/operations.md"
-else
-    fail "promtool check config accepts the http_sd_configs example of docs/operations.md"
-    cat "$work/promtool-sd.txt"
-fi
+doc_block servreg-http-sd "$work/http-sd.yml"
+promtool_check "promtool check config accepts the http_sd_configs example of docs/operations.md" \
+    config "$work/http-sd.yml"
 sed -e '/^scrape_configs:/d' -e "s|http://registry-1.example.internal:5000/|http://127.0.0.1:$sd_port/|" \
     -e 's|refresh_interval: .*|refresh_interval: 1s|' "$work/http-sd.yml" >"$work/http-sd-job.yml"
 
