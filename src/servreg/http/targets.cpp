@@ -136,7 +136,7 @@ std::expected<targets_query, std::string> parse_targets_query(std::string_view q
                 q.filter.end()) {
                 return std::unexpected("parameter \"" + *name + "\" is given twice");
             }
-            // Counted here, so that the duplicate check above stays short.
+            // Refused at once, so that the duplicate check above never scans more than 32.
             if (q.filter.size() == registry::max_meta_keys) {
                 return std::unexpected(std::string("meta filter must have at most 32 keys"));
             }
