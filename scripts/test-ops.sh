@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The operator's view of a built servreg, with tools ctest does not assume: promtool and a real
-# Prometheus server on /metrics, and the status page in headless Chromium (tests/browser/).
+# Prometheus server on /metrics and discovering scrape targets through /v1/targets, and the
+# status page in headless Chromium (tests/browser/).
 # Builds nothing. Usage: scripts/test-ops.sh path/to/servreg
 # Screenshots go to tests/artifacts/ (git-ignored).
 set -euo pipefail
@@ -72,14 +73,73 @@ fi
 
 # --- the alert rules of docs/operations.md -------------------------------------------------------
 
-awk '/servreg-alert-rules/ {f = 1; next} f && /^```yaml/ {p = 1; next} p && /^```/ {exit} p' \
-    "$SERVREG_ROOT/docs/operations.md" >"$work/rules.yml"
-if [ -s "$work/rules.yml" ] && promtool check rules "$work/rules.yml" >"$work/promtool-rules.txt" 2>&1; then
-    pass "promtool check rules accepts the alert rules of docs/operations.md"
-else
-    fail "promtool check rules accepts the alert rules of docs/operations.md"
-    cat "$work/promtool-rules.txt"
-fi
+# Writes the ```yaml block after the comment that names $1 in docs/operations.md to $2.
+doc_block() {
+    awk -v marker="$1" '$0 ~ marker {f = 1; next} f && /^```yaml/ {p = 1; next} p && /^```/ {exit} p' \
+        "$SERVREG_ROOT/docs/operations.md" >"$2"
+}
+# Passes test $1 when `promtool check $2` accepts the file $3 (not empty), else shows why not.
+promtool_check() {
+    if [ -s "$3" ] && promtool check "$2" "$3" >"$3.promtool" 2>&1; then
+        pass "$1"
+    else
+        fail "$1"
+        cat "$3.promtool" 2>/dev/null || echo "# $3 is empty"
+    fi
+}
+
+doc_block servreg-alert-rules "$work/rules.yml"
+promtool_check "promtool check rules accepts the alert rules of docs/operations.md" \
+    rules "$work/rules.yml"
+
+# --- service discovery: two small /metrics endpoints registered in a second servreg -----------
+
+# A servreg of its own with the default --ttl, so that the endpoints stay alive without pinging
+# again while Prometheus discovers them.
+"$binary" --port 0 --dburl "sqlite:///$work/sd.db" 2>"$work/servreg-sd.log" >/dev/null &
+pids+=($!)
+wait_for "grep -q 'listening on http://' '$work/servreg-sd.log'" 20 || {
+    cat "$work/servreg-sd.log"
+    echo "test-ops: the second servreg did not start" >&2
+    exit 1
+}
+sd_port="$(sed -n 's|.*listening on http://127.0.0.1:\([0-9]*\)/api.*|\1|p' "$work/servreg-sd.log")"
+
+# Endpoint a serves its metrics at /custom/metrics (named by its metadata), b at /metrics.
+mkdir -p "$work/sd-a/custom" "$work/sd-b"
+printf '# TYPE sd_demo gauge\nsd_demo 1\n' >"$work/sd-a/custom/metrics"
+printf '# TYPE sd_demo gauge\nsd_demo 2\n' >"$work/sd-b/metrics"
+sd_a="127.0.0.1:$(free_port)"
+sd_b="127.0.0.1:$(free_port)"
+/usr/bin/python3 -m http.server --bind 127.0.0.1 --directory "$work/sd-a" "${sd_a#*:}" \
+    >"$work/http-a.log" 2>&1 &
+pids+=($!)
+/usr/bin/python3 -m http.server --bind 127.0.0.1 --directory "$work/sd-b" "${sd_b#*:}" \
+    >"$work/http-b.log" 2>&1 &
+pids+=($!)
+wait_for "curl -sf http://$sd_a/custom/metrics && curl -sf http://$sd_b/metrics" 10 || {
+    cat "$work/http-a.log" "$work/http-b.log"
+    echo "test-ops: the /metrics endpoints did not start" >&2
+    exit 1
+}
+# Calls `$1` on the second servreg with the JSON params `$2`.
+sd_rpc() {
+    curl -sf -H 'Content-Type: application/json' \
+        -d "{\"jsonrpc\":\"2.0\",\"method\":\"$1\",\"params\":$2,\"id\":1}" \
+        "http://127.0.0.1:$sd_port/api" >/dev/null
+}
+sd_rpc ping "[\"sd.billing\",\"http://$sd_a/api\",
+    {\"env\":\"prod\",\"team.name\":\"pay\",\"metrics_path\":\"/custom/metrics\"}]"
+sd_rpc ping "[\"sd.shop\",\"http://$sd_b/\",{\"env\":\"prod\",\"team.name\":\"web\"}]"
+# Left out by the documented configuration's meta.env=prod filter.
+sd_rpc ping '["sd.test","http://127.0.0.1:9/",{"env":"dev"}]'
+
+# The http_sd_configs job of docs/operations.md, pointed at this servreg, refreshed every second.
+doc_block servreg-http-sd "$work/http-sd.yml"
+promtool_check "promtool check config accepts the http_sd_configs example of docs/operations.md" \
+    config "$work/http-sd.yml"
+sed -e '/^scrape_configs:/d' -e "s|http://registry-1.example.internal:5000/|http://127.0.0.1:$sd_port/|" \
+    -e 's|refresh_interval: .*|refresh_interval: 1s|' "$work/http-sd.yml" >"$work/http-sd-job.yml"
 
 # --- a real Prometheus scraping it ------------------------------------------------------------
 
@@ -96,6 +156,7 @@ scrape_configs:
     static_configs:
       - targets: ['127.0.0.1:$port']
 EOF
+cat "$work/http-sd-job.yml" >>"$work/prometheus.yml"
 prometheus --config.file="$work/prometheus.yml" --storage.tsdb.path="$work/tsdb" \
     --web.listen-address="127.0.0.1:$prom_port" --log.level=warn >"$work/prometheus.log" 2>&1 &
 pids+=($!)
@@ -163,6 +224,56 @@ else
     fail "ServregServiceHasNoAliveInstance is pending for the expired service in Prometheus"
     curl -s "$prom/api/v1/rules" || true
 fi
+
+# --- Prometheus discovering through /v1/targets ----------------------------------------------
+
+# The active targets of the job "services", sorted, one a line: the address, the health, the
+# labels that the documented relabelling makes of __meta_servreg_service and of the metadata,
+# the scrape URL, and the __meta_servreg_url label as discovered.
+sd_targets() {
+    curl -sf "$prom/api/v1/targets?state=active" | /usr/bin/python3 -c '
+import json, sys
+lines = []
+for t in json.load(sys.stdin)["data"]["activeTargets"]:
+    l = t["labels"]
+    if l.get("job") == "services":
+        lines.append(" ".join([l["instance"], t["health"], l.get("service", "-"),
+                               l.get("team_name", "-"), t["scrapeUrl"],
+                               t["discoveredLabels"].get("__meta_servreg_url", "-")]))
+print("\n".join(sorted(lines)))'
+}
+# Waits up to $2 seconds for sd_targets to print $1, and passes or fails test $3 with what it saw.
+sd_expect() {
+    local want="$1" limit="$2" what="$3" since=$SECONDS
+    if wait_for '[ "$(sd_targets)" = "$want" ]' "$limit"; then
+        pass "$what ($((SECONDS - since)) s)"
+    else
+        fail "$what (not within $limit s)"
+        echo "# want:" && printf '%s\n' "$want" | sed 's/^/#   /'
+        echo "# got:" && { sd_targets || true; } | sed 's/^/#   /'
+        echo "# /v1/targets: $(curl -s "http://127.0.0.1:$sd_port/v1/targets")"
+        tail -5 "$work/prometheus.log"
+    fi
+}
+a_up="$sd_a up sd.billing pay http://$sd_a/custom/metrics http://$sd_a/api"
+b_up="$sd_b up sd.shop web http://$sd_b/metrics http://$sd_b/"
+sd_started=$SECONDS
+sd_expect "$(printf '%s\n' "$a_up" "$b_up" | LC_ALL=C sort)" 20 \
+    "Prometheus discovers the env=prod endpoints through /v1/targets, labelled, and scrapes them"
+up_a="$(query 'up{job="services",service="sd.billing",env="prod",metrics_path="/custom/metrics"}' || true)"
+if [ "$up_a" = 1 ]; then
+    pass "up = 1 for a discovered endpoint, its metadata as labels"
+else
+    fail "up = 1 for a discovered endpoint, its metadata as labels (got '$up_a')"
+fi
+
+# Drained and unregistered at once, so that one discovery round shows both.
+sd_rpc drain "[\"http://$sd_a/api\"]"
+sd_rpc unregister "[\"http://$sd_b/\"]"
+sd_expect "" 15 "a drained and an unregistered endpoint are dropped by Prometheus"
+sd_rpc undrain "[\"http://$sd_a/api\"]"
+sd_expect "$a_up" 15 "an undrained endpoint is discovered and scraped again"
+echo "# service discovery through Prometheus: $((SECONDS - sd_started)) s"
 
 # --- the status page in headless Chromium ----------------------------------------------------
 

@@ -222,6 +222,88 @@ TEST_F(Router, MetricsAreServedWhenAMetricsObjectIsGiven) {
     EXPECT_EQ(without.reply.status, 404u) << "no metrics object, no endpoint" << without.describe();
 }
 
+TEST_F(Router, TargetsAreTheAliveUndrainedInstancesAndNeedNoToken) {
+    const http::router guarded(registry_.dispatcher, registry_.service, "s3cret-t0ken");
+    auto write = [&](const json& params, std::string_view method = "ping") {
+        auto x = send(guarded, {.method = "POST",
+                                .target = "/api",
+                                .content_type = "application/json",
+                                .api_token = "s3cret-t0ken",
+                                .body = call_text(method, params)});
+        EXPECT_EQ(x.body()["result"], true) << x.describe();
+    };
+    write({"router.old", "10.9.0.9", 80});
+    registry_.clock.advance(61'000);  // past the TTL of 60 s: router.old is dead
+    write({"router.svc", "10.9.0.1", 8080});
+    write({"router.svc", "http://[fd00::7]:9100/metrics", json::object({{"env", "prod"}})});
+    write({"router.svc", "10.9.0.2", 8080});
+    write({"10.9.0.2", 8080}, "drain");
+    const json host_port = {{"targets", {"10.9.0.1:8080"}},
+                            {"labels",
+                             {{"__meta_servreg_service", "router.svc"},
+                              {"__meta_servreg_url", "http://10.9.0.1:8080/api"}}}};
+    const json by_url = {{"targets", {"[fd00::7]:9100"}},
+                         {"labels",
+                          {{"__meta_servreg_service", "router.svc"},
+                           {"__meta_servreg_url", "http://[fd00::7]:9100/metrics"},
+                           {"__meta_servreg_meta_env", "prod"}}}};
+
+    auto x = send(guarded, {.method = "GET",
+                            .target = "/v1/targets",
+                            .content_type = {},
+                            .api_token = std::nullopt,
+                            .body = {}});
+    EXPECT_EQ(x.reply.status, 200u) << x.describe();
+    EXPECT_EQ(x.reply.content_type, "application/json") << x.describe();
+    EXPECT_EQ(x.header("Cache-Control"), "no-store") << x.describe();
+    EXPECT_EQ(x.body(), json::array({host_port, by_url}))
+        << "router.old is dead, 10.9.0.2 draining" << x.describe();
+
+    x = get("/v1/targets?name=router.%2A&meta.env=prod");
+    EXPECT_EQ(x.reply.status, 200u) << x.describe();
+    EXPECT_EQ(x.body(), json::array({by_url})) << x.describe();
+    x = get("/v1/targets?name=router.old");
+    EXPECT_EQ(x.reply.status, 200u) << x.describe();
+    EXPECT_EQ(x.reply.body, "[]") << x.describe();
+}
+
+TEST_F(Router, TargetsWithABadQueryAre400WithTheReason) {
+    for (const auto& [target, reason] : std::vector<std::pair<std::string, std::string>>{
+             {"/v1/targets?nmae=x", "unknown parameter \"nmae\""},
+             {"/v1/targets?name=a&name=b", "parameter \"name\" is given twice"},
+             {"/v1/targets?name=%G1", "bad percent-encoding in \"name=%G1\""},
+             {"/v1/targets?meta.a%2Fb=1", "meta filter: key \"a/b\""},
+             {"/v1/targets?name=", "name: pattern must be 1 to 255 characters"},
+             // Repeated as %XX, so that the answer stays valid UTF-8.
+             {"/v1/targets?x%FF\x01=1", "unknown parameter \"x%FF%01\""}}) {
+        auto x = get(target);
+        EXPECT_EQ(x.reply.status, 400u) << x.describe();
+        EXPECT_EQ(x.reply.content_type, "application/json") << x.describe();
+        const auto body = x.body();
+        ASSERT_TRUE(body.is_object() && body["error"].is_string()) << x.describe();
+        EXPECT_NE(body["error"].get<std::string>().find(reason), std::string::npos)
+            << "want the reason " << reason << x.describe();
+    }
+}
+
+TEST_F(Router, TargetsAllowOnlyGetAndHead) {
+    for (const std::string method : {"POST", "PUT", "DELETE"}) {
+        auto x = send({.method = method,
+                       .target = "/v1/targets",
+                       .content_type = "application/json",
+                       .api_token = std::nullopt,
+                       .body = std::string(ping_body)});
+        EXPECT_EQ(x.reply.status, 405u) << x.describe();
+        EXPECT_EQ(x.header("Allow"), "GET, HEAD") << x.describe();
+    }
+    auto x = send({.method = "HEAD",
+                   .target = "/v1/targets",
+                   .content_type = {},
+                   .api_token = std::nullopt,
+                   .body = {}});
+    EXPECT_EQ(x.reply.status, 200u) << x.describe();
+}
+
 TEST_F(Router, UnknownPathsAre404) {
     for (const std::string target :
          {"/nope", "/api/", "/apix", "/API", "/healthz", "/index.html", "//", "/api/v1"}) {

@@ -1,5 +1,6 @@
 // Routing: /api to the JSON-RPC dispatcher (after the content-type and token checks), /health
-// from the storage writer's last probe, / the status page, /metrics, everything else 404.
+// from the storage writer's last probe, / the status page, /metrics, /v1/targets, everything
+// else 404.
 #include "servreg/http/router.h"
 
 #include <cctype>
@@ -8,6 +9,7 @@
 
 #include "servreg/http/metrics.h"
 #include "servreg/http/status_page.h"
+#include "servreg/http/targets.h"
 #include "servreg/jsonrpc/dispatcher.h"
 #include "servreg/jsonrpc/json_text.h"
 #include "servreg/registry/service.h"
@@ -146,6 +148,11 @@ void router::handle(request req, respond_fn respond) const {
     if (path == "/metrics" && metrics_ != nullptr) {
         if (req.method != "GET" && req.method != "HEAD") return respond(get_only("GET, HEAD"));
         return respond(metrics_page());
+    }
+
+    if (path == "/v1/targets") {
+        if (req.method != "GET" && req.method != "HEAD") return respond(get_only("GET, HEAD"));
+        return respond(targets_page(svc_, req.target));
     }
 
     respond(json_response(404, R"({"error":"not found"})"));
