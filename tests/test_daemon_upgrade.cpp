@@ -21,10 +21,6 @@ namespace {
 using namespace std::chrono_literals;
 using nlohmann::json;
 
-std::vector<std::string> args_for(const temp_dir& dir) {
-    return {"--dburl", sqlite_url(dir)};
-}
-
 // sqlite_url's file, opened directly.
 soci::session open_file(const temp_dir& dir) {
     return soci::session(soci::sqlite3, "db=" + dir.file("reg.db") + " timeout=5");
@@ -51,7 +47,7 @@ TEST(DaemonUpgrade, Version2DatabaseIsServedAsBeforeWithEveryInstance) {
         for (const auto& s : samples) insert_v2_row(sql, s.row);
         insert_v2_tombstone(sql, "gone.example", 9, now - 1000);
     }
-    daemon_process servreg(args_for(dir));
+    daemon_process servreg({"--dburl", sqlite_url(dir)});
     EXPECT_NE(servreg.log().find("to version 3"), std::string::npos) << servreg.log();
 
     // Clients of the previous release read [{"host", "port"}]: the upgraded instances answer in
@@ -101,7 +97,7 @@ TEST(DaemonUpgrade, Version2DatabaseIsServedAsBeforeWithEveryInstance) {
 TEST(DaemonUpgrade, DrainSurvivesARestartUntilUndrained) {
     temp_dir dir;
     {
-        daemon_process first(args_for(dir));
+        daemon_process first({"--dburl", sqlite_url(dir)});
         for (int port : {1, 2}) {
             auto x = call(first.port(), "ping", {"d.drain", "10.6.0.1", port});
             ASSERT_EQ(x.result(), true) << x.describe();
@@ -114,7 +110,7 @@ TEST(DaemonUpgrade, DrainSurvivesARestartUntilUndrained) {
     const json both =
         json::array({{{"host", "10.6.0.1"}, {"port", 1}}, {{"host", "10.6.0.1"}, {"port", 2}}});
     {
-        daemon_process second(args_for(dir));
+        daemon_process second({"--dburl", sqlite_url(dir)});
         auto located = call(second.port(), "locate_service", {"d.drain"});
         EXPECT_EQ(located.result(), one) << "drained before the restart" << located.describe();
         auto listed = call(second.port(), "list_services", {"d.drain"});
@@ -129,7 +125,7 @@ TEST(DaemonUpgrade, DrainSurvivesARestartUntilUndrained) {
         EXPECT_EQ(call(second.port(), "locate_service", {"d.drain"}).result(), both);
         stop(second);
     }
-    daemon_process third(args_for(dir));
+    daemon_process third({"--dburl", sqlite_url(dir)});
     auto located = call(third.port(), "locate_service", {"d.drain"});
     EXPECT_EQ(located.result(), both) << "undrained before the restart" << located.describe();
 }

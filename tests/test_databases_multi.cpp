@@ -179,6 +179,18 @@ TEST_P(DatabaseMethods, AnsweredPingsSurviveKillNine) {
 
 // --- several processes on one database ----------------------------------------------------------
 
+// Whether `probe` comes true within 1 s; when not, fails the test naming `what`, with the logs
+// of both processes. `worst` keeps the longest wait.
+template <class F>
+bool within_a_second(F probe, const std::string& what, const daemon_process& a,
+                     const daemon_process& b, std::chrono::milliseconds& worst) {
+    const auto took = wait_until(probe, 1000ms);
+    EXPECT_TRUE(took.has_value()) << what << " not visible within 1 s" << describe_log(a)
+                                  << describe_log(b);
+    if (took) worst = std::max(worst, *took);
+    return took.has_value();
+}
+
 class DatabaseProcesses : public database_test {};
 
 TEST_P(DatabaseProcesses, ChangesOnOneProcessAreVisibleOnTheOtherWithinOneSecond) {
@@ -187,10 +199,7 @@ TEST_P(DatabaseProcesses, ChangesOnOneProcessAreVisibleOnTheOtherWithinOneSecond
     auto b = start_servreg(db.url());
     std::chrono::milliseconds worst{0};
     auto visible_within_a_second = [&](auto probe, const std::string& what) {
-        auto took = wait_until(probe, 1000ms);
-        ASSERT_TRUE(took.has_value())
-            << what << " not visible within 1 s" << describe_log(*a) << describe_log(*b);
-        worst = std::max(worst, *took);
+        within_a_second(probe, what, *a, *b, worst);
     };
 
     for (int i = 0; i < 8; ++i) {
@@ -243,12 +252,8 @@ TEST_P(DatabaseProcesses, DrainAndMetaThroughOneProcessAreSeenByTheOther) {
     auto a = start_servreg(db.url());
     auto b = start_servreg(db.url());
     std::chrono::milliseconds worst{0};
-    auto within_a_second = [&](auto probe, const std::string& what) {
-        auto took = wait_until(probe, 1000ms);
-        EXPECT_TRUE(took.has_value())
-            << what << " not seen within 1 s" << describe_log(*a) << describe_log(*b);
-        if (took) worst = std::max(worst, *took);
-        return took.has_value();
+    auto seen_within_a_second = [&](auto probe, const std::string& what) {
+        return within_a_second(probe, what, *a, *b, worst);
     };
     const json both = json::array({endpoint("10.4.0.1", 1), endpoint("10.4.0.1", 2)});
     const json second_only = json::array({endpoint("10.4.0.1", 2)});
@@ -256,13 +261,14 @@ TEST_P(DatabaseProcesses, DrainAndMetaThroughOneProcessAreSeenByTheOther) {
         auto x = call(a->port(), "ping", {"drain.svc", "10.4.0.1", port});
         ASSERT_EQ(x.result(), true) << x.describe();
     }
-    ASSERT_TRUE(within_a_second([&] { return locate(b->port(), "drain.svc") == both; }, "pings"));
+    ASSERT_TRUE(
+        seen_within_a_second([&] { return locate(b->port(), "drain.svc") == both; }, "pings"));
 
     // Drained through a: b leaves it out of locate_service and lists it as draining.
     auto drained = call(a->port(), "drain", {"10.4.0.1", 1});
     ASSERT_EQ(drained.result(), true) << drained.describe();
-    within_a_second([&] { return locate(b->port(), "drain.svc") == second_only; },
-                    "the drain through a, on b");
+    seen_within_a_second([&] { return locate(b->port(), "drain.svc") == second_only; },
+                         "the drain through a, on b");
     auto listed = call(b->port(), "list_services", {"drain.svc"});
     ASSERT_EQ(listed.result().size(), 2u) << listed.describe();
     EXPECT_EQ(listed.result()[0]["state"], "draining") << listed.describe();
@@ -276,8 +282,8 @@ TEST_P(DatabaseProcesses, DrainAndMetaThroughOneProcessAreSeenByTheOther) {
     // Undrained through b, by its URL: back on a.
     auto undrained = call(b->port(), "undrain", {{"url", "http://10.4.0.1:1/api"}});
     ASSERT_EQ(undrained.result(), true) << undrained.describe();
-    within_a_second([&] { return locate(a->port(), "drain.svc") == both; },
-                    "the undrain through b, on a");
+    seen_within_a_second([&] { return locate(a->port(), "drain.svc") == both; },
+                         "the undrain through b, on a");
 
     // Metadata given through a is seen on b, by list_services and by locate_service's filter.
     const json meta = {{"zone", "eu-west-1"}, {"version", "2.1"}};
@@ -285,10 +291,10 @@ TEST_P(DatabaseProcesses, DrainAndMetaThroughOneProcessAreSeenByTheOther) {
     ASSERT_EQ(x.result(), true) << x.describe();
     const auto listed_on_b = [&] {
         auto l = call(b->port(), "list_services", {"meta.svc"});
-        return l.result().is_array() && l.result().size() == 1 ? l.result()[0] : json();
+        return l.result().is_array() && l.result().size() == 1 ? l.result()[0] : json::object();
     };
-    within_a_second([&] { return listed_on_b().value("meta", json()) == meta; },
-                    "the meta through a, on b");
+    seen_within_a_second([&] { return listed_on_b().value("meta", json()) == meta; },
+                         "the meta through a, on b");
     const json filter = {{"name", "meta.svc"}, {"meta", {{"zone", "eu-west-1"}}}};
     EXPECT_EQ(call(b->port(), "locate_service", filter).result(),
               json::array({endpoint("10.4.0.2", 5)}));
@@ -296,8 +302,8 @@ TEST_P(DatabaseProcesses, DrainAndMetaThroughOneProcessAreSeenByTheOther) {
     const json seen = listed_on_b().value("last_seen", json());
     std::this_thread::sleep_for(5ms);
     ASSERT_EQ(call(a->port(), "ping", {"meta.svc", "10.4.0.2", 5}).result(), true);
-    within_a_second([&] { return listed_on_b().value("last_seen", json()) != seen; },
-                    "the ping without meta through a, on b");
+    seen_within_a_second([&] { return listed_on_b().value("last_seen", json()) != seen; },
+                         "the ping without meta through a, on b");
     EXPECT_EQ(listed_on_b().value("meta", json()), meta) << listed_on_b();
     auto on_a = call(a->port(), "list_services", {"meta.svc"});
     ASSERT_EQ(on_a.result().size(), 1u) << on_a.describe();
