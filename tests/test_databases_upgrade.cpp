@@ -140,7 +140,7 @@ TEST_P(DatabaseUpgrade, UpgradesVersion2InPlaceKeepingEveryInstance) {
         EXPECT_EQ(rows.size(), samples.size() - 1) << show(rows);
         const auto pinged = std::ranges::find(rows, v6.url, &instance_row::url);
         ASSERT_NE(pinged, rows.end()) << show(rows);
-        EXPECT_EQ(std::tie(pinged->first_seen_ms, pinged->last_seen_ms),
+        EXPECT_EQ(std::make_tuple(pinged->first_seen_ms, pinged->last_seen_ms),
                   std::make_tuple(std::int64_t{1000}, std::int64_t{4000}))
             << "a heartbeat keeps first_seen " << show(*pinged);
         const auto tombstones = db->changes_since(0).tombstones;
