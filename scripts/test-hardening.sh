@@ -62,7 +62,7 @@ configure_and_build() {
     cmake --build "build/$preset" -j "$jobs" --target "${build_targets[@]}"
 }
 
-fuzz_targets=(glob db_url dispatcher http)
+fuzz_targets=(glob db_url address dispatcher http)
 
 # One build (clang, ASan+UBSan, coverage-instrumented) for the suite and the fuzz targets.
 run_asan() {
@@ -97,7 +97,7 @@ run_tsan() {
     no_reports tsan
 }
 
-declare -A fuzz_max_len=([glob]=700 [db_url]=512 [dispatcher]=4096 [http]=8192)
+declare -A fuzz_max_len=([glob]=700 [db_url]=512 [address]=8192 [dispatcher]=4096 [http]=8192)
 
 # One target: the committed corpus first (every regression input must pass), then new inputs
 # for $fuzz_seconds. A crash's input goes into the corpus, to be committed with its fix.

@@ -1,7 +1,8 @@
-// Black-box tests of servreg on PostgreSQL and MariaDB (SPEC section 5): the methods, several
-// processes on one database and the 1-second visibility bound, concurrent first pings, outages
-// of the database server, start-up races and failures. They need the servers that
-// scripts/test-databases.sh starts, and skip without them.
+// Black-box tests of servreg on PostgreSQL and MariaDB (SPEC sections 4.1 and 5): the methods,
+// several processes on one database and the 1-second visibility bound (pings, unregisters,
+// drains and metadata), concurrent first pings, outages of the database server, start-up races
+// and failures. They need the servers that scripts/test-databases.sh starts, and skip without
+// them.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -19,6 +20,7 @@
 
 #include "databases.h"
 #include "schema_v1.h"
+#include "servreg/storage/schema.h"
 #include "utils.h"
 
 namespace servreg::test {
@@ -177,6 +179,18 @@ TEST_P(DatabaseMethods, AnsweredPingsSurviveKillNine) {
 
 // --- several processes on one database ----------------------------------------------------------
 
+// Whether `probe` comes true within 1 s; when not, fails the test naming `what`, with the logs
+// of both processes. `worst` keeps the longest wait.
+template <class F>
+bool within_a_second(F probe, const std::string& what, const daemon_process& a,
+                     const daemon_process& b, std::chrono::milliseconds& worst) {
+    const auto took = wait_until(probe, 1000ms);
+    EXPECT_TRUE(took.has_value()) << what << " not visible within 1 s" << describe_log(a)
+                                  << describe_log(b);
+    if (took) worst = std::max(worst, *took);
+    return took.has_value();
+}
+
 class DatabaseProcesses : public database_test {};
 
 TEST_P(DatabaseProcesses, ChangesOnOneProcessAreVisibleOnTheOtherWithinOneSecond) {
@@ -185,10 +199,7 @@ TEST_P(DatabaseProcesses, ChangesOnOneProcessAreVisibleOnTheOtherWithinOneSecond
     auto b = start_servreg(db.url());
     std::chrono::milliseconds worst{0};
     auto visible_within_a_second = [&](auto probe, const std::string& what) {
-        auto took = wait_until(probe, 1000ms);
-        ASSERT_TRUE(took.has_value())
-            << what << " not visible within 1 s" << describe_log(*a) << describe_log(*b);
-        worst = std::max(worst, *took);
+        within_a_second(probe, what, *a, *b, worst);
     };
 
     for (int i = 0; i < 8; ++i) {
@@ -233,6 +244,73 @@ TEST_P(DatabaseProcesses, ChangesOnOneProcessAreVisibleOnTheOtherWithinOneSecond
             << "on process " << p->port();
     }
     std::printf("slowest cross-process visibility on %s: %lld ms\n", GetParam().label.c_str(),
+                static_cast<long long>(worst.count()));
+}
+
+TEST_P(DatabaseProcesses, DrainAndMetaThroughOneProcessAreSeenByTheOther) {
+    scratch_database db(server_url());
+    auto a = start_servreg(db.url());
+    auto b = start_servreg(db.url());
+    std::chrono::milliseconds worst{0};
+    auto seen_within_a_second = [&](auto probe, const std::string& what) {
+        return within_a_second(probe, what, *a, *b, worst);
+    };
+    const json both = json::array({endpoint("10.4.0.1", 1), endpoint("10.4.0.1", 2)});
+    const json second_only = json::array({endpoint("10.4.0.1", 2)});
+    for (int port : {1, 2}) {
+        auto x = call(a->port(), "ping", {"drain.svc", "10.4.0.1", port});
+        ASSERT_EQ(x.result(), true) << x.describe();
+    }
+    ASSERT_TRUE(
+        seen_within_a_second([&] { return locate(b->port(), "drain.svc") == both; }, "pings"));
+
+    // Drained through a: b leaves it out of locate_service and lists it as draining.
+    auto drained = call(a->port(), "drain", {"10.4.0.1", 1});
+    ASSERT_EQ(drained.result(), true) << drained.describe();
+    seen_within_a_second([&] { return locate(b->port(), "drain.svc") == second_only; },
+                         "the drain through a, on b");
+    auto listed = call(b->port(), "list_services", {"drain.svc"});
+    ASSERT_EQ(listed.result().size(), 2u) << listed.describe();
+    EXPECT_EQ(listed.result()[0]["state"], "draining") << listed.describe();
+    EXPECT_EQ(listed.result()[0]["alive"], true) << listed.describe();
+    EXPECT_EQ(listed.result()[1]["state"], "alive") << listed.describe();
+    // A heartbeat through b leaves it drained on both.
+    ASSERT_EQ(call(b->port(), "ping", {"drain.svc", "10.4.0.1", 1}).result(), true);
+    EXPECT_EQ(locate(b->port(), "drain.svc"), second_only);
+    EXPECT_EQ(locate(a->port(), "drain.svc"), second_only);
+
+    // Undrained through b, by its URL: back on a.
+    auto undrained = call(b->port(), "undrain", {{"url", "http://10.4.0.1:1/api"}});
+    ASSERT_EQ(undrained.result(), true) << undrained.describe();
+    seen_within_a_second([&] { return locate(a->port(), "drain.svc") == both; },
+                         "the undrain through b, on a");
+
+    // Metadata given through a is seen on b, by list_services and by locate_service's filter.
+    const json meta = {{"zone", "eu-west-1"}, {"version", "2.1"}};
+    auto x = call(a->port(), "ping", {"meta.svc", "10.4.0.2", 5, meta});
+    ASSERT_EQ(x.result(), true) << x.describe();
+    const auto listed_on_b = [&] {
+        auto l = call(b->port(), "list_services", {"meta.svc"});
+        return l.result().is_array() && l.result().size() == 1 ? l.result()[0] : json::object();
+    };
+    seen_within_a_second([&] { return listed_on_b().value("meta", json()) == meta; },
+                         "the meta through a, on b");
+    const json filter = {{"name", "meta.svc"}, {"meta", {{"zone", "eu-west-1"}}}};
+    EXPECT_EQ(call(b->port(), "locate_service", filter).result(),
+              json::array({endpoint("10.4.0.2", 5)}));
+    // A later ping without meta keeps it, on both.
+    const json seen = listed_on_b().value("last_seen", json());
+    std::this_thread::sleep_for(5ms);
+    ASSERT_EQ(call(a->port(), "ping", {"meta.svc", "10.4.0.2", 5}).result(), true);
+    seen_within_a_second([&] { return listed_on_b().value("last_seen", json()) != seen; },
+                         "the ping without meta through a, on b");
+    EXPECT_EQ(listed_on_b().value("meta", json()), meta) << listed_on_b();
+    auto on_a = call(a->port(), "list_services", {"meta.svc"});
+    ASSERT_EQ(on_a.result().size(), 1u) << on_a.describe();
+    EXPECT_EQ(on_a.result()[0]["meta"], meta) << on_a.describe();
+    EXPECT_EQ(call(b->port(), "locate_service", filter).result(),
+              json::array({endpoint("10.4.0.2", 5)}));
+    std::printf("slowest cross-process drain or meta on %s: %lld ms\n", GetParam().label.c_str(),
                 static_cast<long long>(worst.count()));
 }
 
@@ -288,7 +366,7 @@ TEST_P(DatabaseProcesses, TwoProcessesStartingTogetherOnAnEmptyDatabaseBothServe
         auto sql = connect(db.url());
         std::vector<int> versions(8);
         sql << "SELECT version FROM servreg_schema", soci::into(versions);
-        EXPECT_EQ(versions, std::vector<int>{2}) << "attempt " << attempt;
+        EXPECT_EQ(versions, std::vector<int>{storage::schema_version}) << "attempt " << attempt;
     }
 }
 
@@ -307,13 +385,14 @@ TEST_P(DatabaseProcesses, UpgradesASchemaVersion1DatabaseInPlace) {
     }
     auto a = start_servreg(db.url());
     EXPECT_NE(a->log().find("to version 2"), std::string::npos) << a->log();
+    EXPECT_NE(a->log().find("to version 3"), std::string::npos) << a->log();
     EXPECT_EQ(locate(a->port(), "old.svc"), json::array({endpoint("10.1.1.1", 80)}));
     ASSERT_EQ(call(a->port(), "unregister", {"10.1.1.1", 80}).result(), true);
 
     auto sql = connect(db.url());
     std::vector<int> versions(8);
     sql << "SELECT version FROM servreg_schema", soci::into(versions);
-    EXPECT_EQ(versions, std::vector<int>{2});
+    EXPECT_EQ(versions, std::vector<int>{storage::schema_version});
     long long tombstones = 0;
     long long deleted_at = 0;
     sql << "SELECT COUNT(*), MAX(deleted_at) FROM servreg_tombstones", soci::into(tombstones),

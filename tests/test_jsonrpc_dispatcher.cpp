@@ -221,6 +221,149 @@ TEST_F(Dispatcher, InvalidParamsSayWhich) {
     }
 }
 
+// SPEC 4.1's bad inputs: each is -32602 whose data names the parameter and says why, the same
+// on both readers, and writes nothing.
+TEST_F(Dispatcher, InvalidUrlMetaAndInstanceParamsSayWhich) {
+    struct tc {
+        std::string method;
+        std::string params;
+        std::string data_mentions;
+    };
+    const auto meta_of = [](std::size_t keys, std::size_t key_size, std::size_t value_size) {
+        json meta = json::object();
+        for (std::size_t i = 0; meta.size() < keys; ++i) {
+            std::string key = std::to_string(i);
+            key = std::string(key_size - std::min(key_size, key.size()), 'k') + key;
+            meta[key] = std::string(value_size, 'v');
+        }
+        return json{{"name", "a"}, {"host", "h"}, {"port", 1}, {"meta", meta}}.dump();
+    };
+    const auto with_url = [](const std::string& url) {
+        return json{{"name", "a"}, {"url", url}}.dump();
+    };
+    const std::vector<tc> cases = {
+        // url
+        {"ping", with_url("h:80/api"), "url must start with http:// or https://"},
+        {"ping", with_url("ftp://h:21/"), "url must start with http:// or https://"},
+        {"ping", with_url("HTTP://h/api"), "url must start with http:// or https://"},
+        {"ping", with_url("http:///api"), "url has no host"},
+        {"ping", with_url("http://:80/api"), "url has no host"},
+        {"ping", with_url("http://h /api"), "url must not contain whitespace or control"},
+        {"ping", with_url("http://h/\x01"), "url must not contain whitespace or control"},
+        {"ping", with_url("http://h/\x7f"), "url must not contain whitespace or control"},
+        {"ping", with_url("http://h/" + std::string(2040, 'p')), "url must be at most 2048 bytes"},
+        {"ping", with_url("http://[::1/api"), "url's IPv6 host has no closing ']'"},
+        {"ping", with_url("http://[x::1]/api"), "url's host in brackets must be an IPv6 address"},
+        {"ping", with_url("http://h:0/api"), "url's port must be an integer from 1 to 65535"},
+        {"ping", with_url("http://h:65536/api"), "url's port must be an integer from 1 to 65535"},
+        {"ping", with_url("http://h:8o/api"), "url's port must be an integer from 1 to 65535"},
+        {"ping", with_url("http://user:pw@h/api"), "url must not hold user information"},
+        {"ping", R"({"name":"a","url":5})", "url must be a string, got a number"},
+        // meta
+        {"ping", R"({"name":"a","host":"h","port":1,"meta":"zone=eu"})",
+         "meta must be an object of strings, got a string"},
+        {"ping", R"({"name":"a","host":"h","port":1,"meta":[]})", "meta must be an object"},
+        {"ping", R"({"name":"a","url":"http://h/","meta":{"k":1}})",
+         "meta: the value of \"k\" must be a string, got a number"},
+        {"ping", R"({"name":"a","url":"http://h/","meta":{"k":null}})",
+         "meta: the value of \"k\" must be a string"},
+        {"ping", R"({"name":"a","url":"http://h/","meta":{"k":{"x":"y"}}})",
+         "meta: the value of \"k\" must be a string"},
+        {"ping", meta_of(33, 3, 1), "meta must have at most 32 keys, got 33"},
+        {"ping", meta_of(1, 65, 1), "meta: key \"kkkk"},
+        {"ping", R"({"name":"a","host":"h","port":1,"meta":{"bad key":"v"}})",
+         "meta: key \"bad key\" must be 1 to 64 characters"},
+        {"ping", R"({"name":"a","host":"h","port":1,"meta":{"a/b":"v"}})", "meta: key \"a/b\""},
+        {"ping", R"({"name":"a","host":"h","port":1,"meta":{"":"v"}})", "meta: key \"\""},
+        {"ping", meta_of(1, 1, 513), "meta: the value of \"0\" must be at most 512 bytes, got 513"},
+        {"ping", meta_of(9, 2, 512), "meta must hold at most 4096 bytes of keys and values"},
+        // url and host together
+        {"ping", R"({"name":"a","url":"http://h/","host":"h","port":1})",
+         "give either url or host and port, not both"},
+        {"ping", R"({"name":"a","url":"http://h/","port":1})", "not both"},
+        {"ping", R"({"name":"a"})", "missing parameter 'host' (or 'url')"},
+        // by position: [name, host, port], [name, host, port, meta], [name, url], [name, url, meta]
+        {"ping", R"(["a","h",0])", "port must be an integer"},
+        {"ping", R"(["a","h h",1])", "host must not contain whitespace"},
+        {"ping", R"(["a","h",1,"meta"])", "meta must be an object of strings, got a string"},
+        {"ping", R"(["a","h",1,{"k":2}])", "meta: the value of \"k\" must be a string"},
+        {"ping", R"(["a","ftp://h/"])", "url must start with http:// or https://"},
+        {"ping", R"(["a",7])", "url must be a string, got a number"},
+        {"ping", R"(["a","http://h/",{"bad key":"v"}])", "meta: key \"bad key\""},
+        {"ping", R"(["a","ftp://h/",{}])", "url must start with http:// or https://"},
+        {"ping", R"(["","http://h/"])", "name must be 1 to 255"},
+        // the instance of unregister, drain, undrain; the filter of locate_service
+        {"drain", R"({"url":"ftp://h/"})", "url must start with http:// or https://"},
+        {"drain", R"({"url":"http://h/","host":"h","port":1})", "not both"},
+        {"undrain", R"(["h",0])", "port must be an integer"},
+        {"undrain", R"(["http://h:1/api ",1])", "host must not contain whitespace"},
+        {"unregister", R"(["http://u@h/"])", "url must not hold user information"},
+        {"locate_service", R"({"name":"a","meta":{"k":1}})", "meta: the value of \"k\""},
+        {"locate_service", R"({"name":"a","meta":"k"})", "meta must be an object"},
+    };
+    auto document_only = servreg::test::test_settings();
+    document_only.flat_path = false;
+    servreg::jsonrpc::dispatcher documents(registry_->service, document_only);
+    for (const auto& t : cases) {
+        const std::string body = R"({"jsonrpc":"2.0","method":")" + t.method + R"(","params":)" +
+                                 t.params + R"(,"id":1})";
+        for (auto* d : {&registry_->dispatcher, &documents}) {
+            const auto r = json::parse(call_with(*d, body).body);
+            EXPECT_EQ(r["error"]["code"], -32602) << "request: " << body << " reply: " << r;
+            const auto data = r["error"].value("data", json());
+            EXPECT_TRUE(data.is_string() &&
+                        data.get<std::string>().find(t.data_mentions) != std::string::npos)
+                << "request: " << body << "\n  reply: " << r
+                << "\n  expected data with: " << t.data_mentions;
+        }
+    }
+    EXPECT_EQ(registry_->index.size(), 0u) << "a refused call wrote something";
+}
+
+TEST_F(Dispatcher, PingsByEveryPositionalFormAreAccepted) {
+    for (const std::string params :
+         {R"(["a","h",1])", R"(["a","h",2,{"zone":"eu"}])", R"(["a","http://h:3/api"])",
+          R"(["a","http://h:4/api",{"zone":"us"}])", R"(["a","h","5",{}])"}) {
+        const std::string body =
+            R"({"jsonrpc":"2.0","method":"ping","params":)" + params + R"(,"id":1})";
+        const auto r = call_json(body);
+        EXPECT_EQ(r["result"], true) << "request: " << body << " reply: " << r;
+    }
+    const auto located = call_json(
+        R"({"jsonrpc":"2.0","method":"locate_service","params":{"name":"a","meta":{"zone":"eu"}},"id":2})");
+    EXPECT_EQ(located["result"], json::parse(R"([{"host":"h","port":2}])")) << located;
+    const auto urls = call_json(
+        R"({"jsonrpc":"2.0","method":"locate_service","params":{"name":"a","meta":{"zone":"us"}},"id":3})");
+    EXPECT_EQ(urls["result"], json::parse(R"(["http://h:4/api"])")) << urls;
+}
+
+TEST_F(Dispatcher, DrainOfAnUnknownInstanceIsFalseAndWritesNothing) {
+    for (const std::string body :
+         {R"({"jsonrpc":"2.0","method":"drain","params":["h",1],"id":1})",
+          R"({"jsonrpc":"2.0","method":"drain","params":{"url":"http://h:1/api"},"id":2})",
+          R"({"jsonrpc":"2.0","method":"undrain","params":{"host":"h","port":1},"id":3})"}) {
+        const auto r = call_json(body);
+        EXPECT_EQ(r["result"], false) << "request: " << body << " reply: " << r;
+        EXPECT_TRUE(r["error"].is_null()) << "request: " << body << " reply: " << r;
+    }
+    EXPECT_EQ(registry_->index.size(), 0u);
+    auto listed = call_json(R"({"jsonrpc":"2.0","method":"list_services","id":4})");
+    EXPECT_EQ(listed["result"], json::array()) << listed;
+    // Nothing was remembered for later either: the instance's first ping is not drained.
+    call(R"({"jsonrpc":"2.0","method":"ping","params":["a","h",1],"id":5})");
+    auto located =
+        call_json(R"({"jsonrpc":"2.0","method":"locate_service","params":["a"],"id":6})");
+    EXPECT_EQ(located["result"], json::parse(R"([{"host":"h","port":1}])")) << located;
+    // And a known one: true, left out of locate_service, back after undrain.
+    auto drained =
+        call_json(R"({"jsonrpc":"2.0","method":"drain","params":{"url":"http://h:1/api"},"id":7})");
+    EXPECT_EQ(drained["result"], true) << drained;
+    located = call_json(R"({"jsonrpc":"2.0","method":"locate_service","params":["a"],"id":8})");
+    EXPECT_EQ(located["result"], json::array()) << located;
+    listed = call_json(R"({"jsonrpc":"2.0","method":"list_services","id":9})");
+    EXPECT_EQ(listed["result"][0]["state"], "draining") << listed;
+}
+
 TEST_F(Dispatcher, PortAsDigitStringIsAccepted) {
     auto r = call_json(R"({"jsonrpc":"2.0","method":"ping","params":["a","h","8080"],"id":1})");
     EXPECT_EQ(r["result"], true) << r;
@@ -399,6 +542,14 @@ TEST_F(Dispatcher, FlatPathRepliesAsTheDocumentPathDoes) {
         R"({"jsonrpc":"2.0","method":"locate_service","params":[7],"id":30})",
         R"({"jsonrpc":"2.0","method":"get_service_specs","params":[],"id":31})",
         R"({"jsonrpc":"2.0","method":"nope","params":[],"id":32})",
+        R"({"jsonrpc":"2.0","method":"ping","params":["a","http://h:1/api"],"id":33})",
+        R"({"jsonrpc":"2.0","method":"ping","params":{"name":"a","url":"http://[::1]/x"},"id":34})",
+        R"({"jsonrpc":"2.0","method":"ping","params":{"url":"ftp://h/","name":"a"},"id":35})",
+        R"({"jsonrpc":"2.0","method":"ping","params":["a","h",1,{"zone":"eu"}],"id":36})",
+        R"({"jsonrpc":"2.0","method":"ping","params":{"name":"a","url":"http://h/","host":"h"},"id":37})",
+        R"({"jsonrpc":"2.0","method":"drain","params":["h",1],"id":38})",
+        R"({"jsonrpc":"2.0","method":"undrain","params":{"url":"http://h:1/api"},"id":39})",
+        R"({"jsonrpc":"2.0","method":"drain","params":["http://h:9/api"],"id":40})",
     };
     auto document_only = servreg::test::test_settings();
     document_only.flat_path = false;

@@ -27,7 +27,8 @@ bool is_url_of(std::string_view url, std::string_view host, std::uint16_t port) 
 // The instance a ping by host and port names (host already valid: validation.h).
 address address_of(std::string host, std::uint16_t port);
 
-// The instance at `url`, or why the URL is not acceptable: http:// or https://, a host (a
+// The instance at `url`, or why the URL is not acceptable: http:// or https:// (in lower case:
+// the URL is the key, so HTTP:// would make a second key for one instance), a host (a
 // name, an IPv4 address or an IPv6 literal in brackets), an optional port from 1 to 65535, an
 // optional path, query and fragment; at most 2048 bytes, no whitespace or control characters,
 // no user information.
