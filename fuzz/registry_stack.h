@@ -27,7 +27,8 @@
 
 namespace servreg::fuzz {
 
-using instance_key = std::tuple<std::string, std::string, std::string, std::uint16_t>;  // name, url, host, port
+using instance_key =
+    std::tuple<std::string, std::string, std::string, std::uint16_t>;  // name, url, host, port
 
 class memory_store final : public storage::store {
 public:
@@ -52,8 +53,12 @@ public:
             auto [it, inserted] = rows_.try_emplace(key);
             auto& row = it->second;
             if (inserted || row.name != op.name) {
-                row = {op.name, op.host, op.port, op.now_ms, op.now_ms};
-                row.url = op.url;
+                row = {.name = op.name,
+                       .host = op.host,
+                       .port = op.port,
+                       .first_seen_ms = op.now_ms,
+                       .last_seen_ms = op.now_ms,
+                       .url = op.url};
             } else {
                 row.last_seen_ms = op.now_ms;
             }
@@ -78,7 +83,8 @@ public:
     std::vector<instance_key> keys() const {
         std::lock_guard lock(mutex_);
         std::vector<instance_key> out;
-        for (const auto& [key, row] : rows_) out.emplace_back(row.name, row.url, row.host, row.port);
+        for (const auto& [key, row] : rows_)
+            out.emplace_back(row.name, row.url, row.host, row.port);
         std::sort(out.begin(), out.end());
         return out;
     }

@@ -266,7 +266,8 @@ TEST_P(DatabaseStore, PollerDeliversWhatAnotherConnectionCommits) {
     std::unique_lock lock(mutex);
     const bool delivered = changed.wait_for(lock, 2s, [&] {
         return std::ranges::any_of(seen.rows, [](const auto& r) { return r.name == "polled"; }) &&
-               std::ranges::any_of(seen.tombstones, [](const auto& t) { return t.url == url_at("h", 2); });
+               std::ranges::any_of(seen.tombstones,
+                                   [](const auto& t) { return t.url == url_at("h", 2); });
     });
     EXPECT_TRUE(delivered) << show(seen);
     EXPECT_GE(last_since, loaded_at - 1000);

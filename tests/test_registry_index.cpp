@@ -367,7 +367,8 @@ TEST(Index, RememberedScansAgreeWithAPlainModelUnderRandomOperations) {
             model[{host, port}] = {name, now};
         } else if (op < 98) {
             const bool existed = model.erase({host, port}) > 0;
-            ASSERT_EQ(idx.apply_unregister(url_at(host, static_cast<std::uint16_t>(port))), existed);
+            ASSERT_EQ(idx.apply_unregister(url_at(host, static_cast<std::uint16_t>(port))),
+                      existed);
         } else {
             const std::int64_t cutoff = now - 100;
             std::erase_if(model, [&](const auto& entry) { return entry.second.second < cutoff; });
@@ -407,8 +408,8 @@ TEST(Index, ManyEndpointsSurviveGrowthAndDeletion) {
     std::shuffle(order.begin(), order.end(), std::mt19937(7));
     for (int i : order) {
         if (i % 2 == 0) {
-            ASSERT_TRUE(idx.apply_unregister(url_at("10.0." + std::to_string(i / 250),
-                                                    static_cast<std::uint16_t>(1 + i % 250))))
+            ASSERT_TRUE(idx.apply_unregister(
+                url_at("10.0." + std::to_string(i / 250), static_cast<std::uint16_t>(1 + i % 250))))
                 << "i=" << i;
         }
     }

@@ -100,10 +100,12 @@ TEST(IndexMerge, RowInTheSameChangeSetAsItsTombstoneWins) {
     index idx;
     idx.track_deletions(true);
     idx.apply_ping("a", "h", 1, 100);
-    idx.merge({.rows = {{"b", "h", 1, 150, 150}}, .tombstones = {{url_at("h", 1), 200}}}, everything);
+    idx.merge({.rows = {{"b", "h", 1, 150, 150}}, .tombstones = {{url_at("h", 1), 200}}},
+              everything);
     EXPECT_EQ(contents(idx), "[ {b h:1 150 150} ]");
     // And again in the next poll, which reads both once more.
-    idx.merge({.rows = {{"b", "h", 1, 150, 150}}, .tombstones = {{url_at("h", 1), 200}}}, everything);
+    idx.merge({.rows = {{"b", "h", 1, 150, 150}}, .tombstones = {{url_at("h", 1), 200}}},
+              everything);
     EXPECT_EQ(contents(idx), "[ {b h:1 150 150} ]");
 }
 

@@ -115,8 +115,7 @@ TEST(SociStore, CreatesSchemaWithOneVersionRow) {
     std::vector<std::string> columns(16);
     sql << "SELECT name FROM pragma_table_info('servreg_services')", soci::into(columns);
     EXPECT_EQ(columns, (std::vector<std::string>{"url", "name", "host", "port", "url_form", "meta",
-                                                 "drained", "first_seen", "last_seen",
-                                                 "changed"}));
+                                                 "drained", "first_seen", "last_seen", "changed"}));
     int indexes = 0;
     sql << "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND "
            "name = 'servreg_services_name'",
@@ -244,7 +243,8 @@ TEST(SociStore, PrimaryKeyIsTheUrl) {
     const auto path = dir.file("reg.db");
     auto db = open_store(sqlite_file(path));
     auto sql = inspect(path);
-    sql << "INSERT INTO servreg_services VALUES ('http://h:1/api', 'a', 'h', 1, 0, NULL, 0, 1, 1, 1)";
+    sql << "INSERT INTO servreg_services VALUES ('http://h:1/api', 'a', 'h', 1, 0, NULL, 0, 1, 1, "
+           "1)";
     EXPECT_THROW(sql << "INSERT INTO servreg_services VALUES "
                         "('http://h:1/api', 'b', 'h', 1, 0, NULL, 0, 1, 1, 1)",
                  soci::soci_error);

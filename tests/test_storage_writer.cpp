@@ -239,8 +239,7 @@ TEST(Writer, DeliversExistedOfUnregister) {
     s.unregister_existed = true;
     outcomes out(1);
     writer w(std::make_unique<fake_store>(s), quiet_settings(), fixed_clock);
-    w.submit({.kind = write_op::kind_t::unregister, .url = "http://h:1/api"},
-             out.for_write(0));
+    w.submit({.kind = write_op::kind_t::unregister, .url = "http://h:1/api"}, out.for_write(0));
     w.stop();
     EXPECT_TRUE(out.existed[0]);
     EXPECT_FALSE(out.errors[0].has_value());

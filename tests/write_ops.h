@@ -30,7 +30,8 @@ inline storage::write_op ping(std::string name, std::string host, std::uint16_t 
 
 // `now_ms` is the deletion time the tombstone carries.
 inline storage::write_op unregister(std::string host, std::uint16_t port, std::int64_t now_ms = 0) {
-    return {.kind = storage::write_op::kind_t::unregister, .now_ms = now_ms, .url = url_at(host, port)};
+    return {
+        .kind = storage::write_op::kind_t::unregister, .now_ms = now_ms, .url = url_at(host, port)};
 }
 
 inline storage::write_op drain(std::string host, std::uint16_t port, std::int64_t now_ms,

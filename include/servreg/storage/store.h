@@ -58,8 +58,8 @@ inline constexpr std::chrono::milliseconds tombstone_retention{3'600'000};
 struct write_op {
     enum class kind_t : std::uint8_t { ping, unregister, drain, undrain };
     kind_t kind = kind_t::ping;
-    std::string name;  // ping only
-    std::string host;  // ping only
+    std::string name;        // ping only
+    std::string host;        // ping only
     std::uint16_t port = 0;  // ping only
     // A ping's last_seen; for an unregister, the deletion time its tombstone carries (raised to
     // the deleted row's last_seen when that is later); a drain's or undrain's time.

@@ -128,12 +128,12 @@ public:
 private:
     detail::param_value view(const json& v) {
         using type = detail::param_value::type;
-        if (v.is_string()) return {type::string, v.get_ref<const std::string&>()};
-        if (v.is_number_integer()) return {type::integer, texts_.emplace_back(v.dump())};
-        if (v.is_number_float()) return {type::other, "a fractional number"};
-        if (v.is_boolean()) return {type::other, "a boolean"};
-        if (v.is_null()) return {type::other, "null"};
-        if (v.is_array()) return {type::other, "an array"};
+        if (v.is_string()) return {type::string, v.get_ref<const std::string&>(), {}};
+        if (v.is_number_integer()) return {type::integer, texts_.emplace_back(v.dump()), {}};
+        if (v.is_number_float()) return {type::other, "a fractional number", {}};
+        if (v.is_boolean()) return {type::other, "a boolean", {}};
+        if (v.is_null()) return {type::other, "null", {}};
+        if (v.is_array()) return {type::other, "an array", {}};
         // An object's members are strings or not; the binders need no more of them.
         auto& members = members_.emplace_back();
         members.reserve(v.size());
@@ -168,7 +168,8 @@ struct flat_params {
         using type = detail::param_value::type;
         for (std::size_t i = 0; i < call.param_count; ++i) {
             values[i] = {call.params[i].is_string ? type::string : type::integer,
-                         call.params[i].text};
+                         call.params[i].text,
+                         {}};
         }
         list.named = !call.positional;
         if (list.named) list.names = std::span(call.param_names).first(call.param_count);

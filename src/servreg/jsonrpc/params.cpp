@@ -67,8 +67,8 @@ std::optional<std::string> bind_positions(const param_list& params,
                                           std::array<const param_value*, N>& out) {
     out.fill(nullptr);
     if (params.values.size() > order.size()) {
-        return "expected at most " + std::to_string(order.size()) +
-               " positional parameters, got " + std::to_string(params.values.size());
+        return "expected at most " + std::to_string(order.size()) + " positional parameters, got " +
+               std::to_string(params.values.size());
     }
     auto slot = order.begin();
     for (const auto& value : params.values) out[*slot++] = &value;

@@ -33,8 +33,9 @@ const dialect& dialect_for(database_kind kind) {
         .multi_row_upserts = false,
         .tombstone_conflict = " ON CONFLICT (url) DO UPDATE SET deleted_at = excluded.deleted_at",
         .greatest = "MAX",
-        .url_of_host_port = "'http://' || CASE WHEN host LIKE '%:%' AND host NOT LIKE '[%' "
-                            "THEN '[' || host || ']' ELSE host END || ':' || port || '/api'",
+        .url_of_host_port =
+            "'http://' || CASE WHEN host LIKE '%:%' AND host NOT LIKE '[%' "
+            "THEN '[' || host || ']' ELSE host END || ':' || port || '/api'",
         .insert_ignoring = "INSERT OR IGNORE INTO",
         .ignoring_suffix = "",
         .columns_query = "SELECT name FROM pragma_table_info(:table_name)",

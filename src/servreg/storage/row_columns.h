@@ -59,17 +59,17 @@ struct row_columns {
         st.execute();
         while (st.fetch()) {
             for (std::size_t i = 0; i < names.size(); ++i) {
-                out.push_back({.name = std::move(names[i]),
-                               .host = std::move(hosts[i]),
-                               .port = static_cast<std::uint16_t>(ports[i]),
-                               .first_seen_ms = first_seen[i],
-                               .last_seen_ms = last_seen[i],
-                               .url = std::move(urls[i]),
-                               .url_form = url_forms[i] != 0,
-                               .drained = drained[i] != 0,
-                               .meta = meta_indicators[i] == soci::i_ok ? std::move(metas[i])
-                                                                        : std::string(),
-                               .changed_ms = changed[i]});
+                out.push_back(
+                    {.name = std::move(names[i]),
+                     .host = std::move(hosts[i]),
+                     .port = static_cast<std::uint16_t>(ports[i]),
+                     .first_seen_ms = first_seen[i],
+                     .last_seen_ms = last_seen[i],
+                     .url = std::move(urls[i]),
+                     .url_form = url_forms[i] != 0,
+                     .drained = drained[i] != 0,
+                     .meta = meta_indicators[i] == soci::i_ok ? std::move(metas[i]) : std::string(),
+                     .changed_ms = changed[i]});
             }
             resize();
         }

@@ -22,7 +22,8 @@ using config::database_kind;
 // original registry's). Its rows are only liveness pings that come back within seconds, so it is
 // kept aside under another name rather than converted.
 // The column names of `table`, in lower case; empty when there is no such table.
-std::vector<std::string> columns_of(soci::session& sql, const dialect& d, const std::string& table) {
+std::vector<std::string> columns_of(soci::session& sql, const dialect& d,
+                                    const std::string& table) {
     std::vector<std::string> columns(64);
     sql << d.columns_query, soci::use(table, "table_name"), soci::into(columns);
     for (auto& c : columns) {

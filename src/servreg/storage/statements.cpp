@@ -47,8 +47,8 @@ std::string drain_sql(const dialect& d) {
 
 write_statements::write_statements(soci::session& sql, const dialect& d, bool multi_row)
     : bury((sql.prepare << bury_sql(d), soci::use(target_at), soci::use(target_url))),
-      remove((sql.prepare << "DELETE FROM servreg_services WHERE url = :url",
-              soci::use(target_url))),
+      remove(
+          (sql.prepare << "DELETE FROM servreg_services WHERE url = :url", soci::use(target_url))),
       drain((sql.prepare << drain_sql(d), soci::use(target_drained), soci::use(target_at),
              soci::use(target_url))) {
     if (d.kind == config::database_kind::sqlite) {

@@ -72,7 +72,7 @@ struct write_statements {
     std::optional<sqlite_statement> sqlite_commit;
     std::optional<soci::statement> bulk_upsert;
     std::vector<soci::statement> multi_upserts;  // one per row_counts entry
-    soci::statement bury;  // the tombstone of target_url, if its row exists
+    soci::statement bury;                        // the tombstone of target_url, if its row exists
     soci::statement remove;
     soci::statement drain;  // sets drained to target_drained
 

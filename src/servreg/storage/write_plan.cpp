@@ -10,9 +10,8 @@ namespace servreg::storage {
 const std::vector<write_step>& write_planner::plan(std::span<const write_op> ops) {
     order_.resize(ops.size());
     std::iota(order_.begin(), order_.end(), std::size_t{0});
-    std::ranges::stable_sort(order_, [&](std::size_t a, std::size_t b) {
-        return ops[a].url < ops[b].url;
-    });
+    std::ranges::stable_sort(order_,
+                             [&](std::size_t a, std::size_t b) { return ops[a].url < ops[b].url; });
     steps_.clear();
     std::optional<std::int64_t> run_start;
     for (std::size_t k = 0; k < order_.size(); ++k) {
@@ -26,8 +25,8 @@ const std::vector<write_step>& write_planner::plan(std::span<const write_op> ops
             const write_op& next = ops[order_[k + 1]];
             // The next one stores all this one would, unless this one brings metadata and the
             // next keeps what is stored.
-            if (next.kind == write_op::kind_t::ping && next.url == op.url &&
-                next.name == op.name && (next.meta || !op.meta)) {
+            if (next.kind == write_op::kind_t::ping && next.url == op.url && next.name == op.name &&
+                (next.meta || !op.meta)) {
                 continue;
             }
         }
