@@ -140,9 +140,10 @@ private:
         for (auto it = v.begin(); it != v.end(); ++it) {
             const json& m = *it;
             members.push_back(
-                {it.key(), m.is_string()
-                               ? detail::param_value{type::string, m.get_ref<const std::string&>()}
-                               : detail::param_value{type::other, type_name(m)}});
+                {it.key(),
+                 m.is_string()
+                     ? detail::param_value{type::string, m.get_ref<const std::string&>(), {}}
+                     : detail::param_value{type::other, type_name(m), {}}});
         }
         return {type::object, "an object", members};
     }
@@ -167,9 +168,8 @@ struct flat_params {
     explicit flat_params(const detail::flat_request& call) {
         using type = detail::param_value::type;
         for (std::size_t i = 0; i < call.param_count; ++i) {
-            values[i] = {call.params[i].is_string ? type::string : type::integer,
-                         call.params[i].text,
-                         {}};
+            values[i] = {
+                call.params[i].is_string ? type::string : type::integer, call.params[i].text, {}};
         }
         list.named = !call.positional;
         if (list.named) list.names = std::span(call.param_names).first(call.param_count);
