@@ -21,6 +21,9 @@ struct address {
 // literal in brackets.
 std::string url_of(std::string_view host, std::uint16_t port);
 
+// "host:port", with an IPv6 literal in brackets: the part of that URL after "http://".
+std::string host_port_of(std::string_view host, std::uint16_t port);
+
 // Whether `url` is url_of(host, port), without building it.
 bool is_url_of(std::string_view url, std::string_view host, std::uint16_t port) noexcept;
 

@@ -66,17 +66,6 @@ std::string printable(std::string_view s) {
     return out;
 }
 
-std::string host_port(std::string_view host, std::uint16_t port) {
-    const bool bracket = host.find(':') != std::string_view::npos && !host.starts_with('[');
-    std::string out;
-    if (bracket) out += '[';
-    out += host;
-    if (bracket) out += ']';
-    out += ':';
-    out += std::to_string(port);
-    return out;
-}
-
 // Appends the metadata's labels, ordered by name, one per distinct name. Two keys may give the
 // same name ("a.b" and "a_b"): the key that is the name itself wins, else the first in order.
 void append_meta_labels(std::string& out, const registry::metadata& meta) {
@@ -168,7 +157,7 @@ std::string render_targets(const std::vector<registry::listed_instance>& instanc
         if (!registry::matches(meta, filter)) continue;
         if (out.size() > 1) out += ',';
         out += R"({"targets":[)";
-        jsonrpc::append_json_string(out, host_port(row.host, row.port));
+        jsonrpc::append_json_string(out, registry::host_port_of(row.host, row.port));
         out += R"(],"labels":{"__meta_servreg_service":)";
         jsonrpc::append_json_string(out, row.name);
         out += R"(,"__meta_servreg_url":)";

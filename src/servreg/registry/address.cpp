@@ -39,22 +39,33 @@ std::optional<std::string> check_ipv6(std::string_view literal) {
 
 }  // namespace
 
+namespace {
+
+// An IPv6 literal, which a URL or a host:port writes in brackets.
+bool needs_brackets(std::string_view host) noexcept {
+    return host.find(':') != std::string_view::npos && !host.starts_with('[');
+}
+
+}  // namespace
+
+std::string host_port_of(std::string_view host, std::uint16_t port) {
+    const bool bracket = needs_brackets(host);
+    std::string out;
+    out.reserve(host.size() + 8);
+    if (bracket) out += '[';
+    out += host;
+    if (bracket) out += ']';
+    out += ':';
+    out += std::to_string(port);
+    return out;
+}
+
 std::string url_of(std::string_view host, std::uint16_t port) {
-    const bool bracket = host.find(':') != std::string_view::npos && !host.starts_with('[');
-    std::string url;
-    url.reserve(host.size() + 17);
-    url += "http://";
-    if (bracket) url += '[';
-    url += host;
-    if (bracket) url += ']';
-    url += ':';
-    url += std::to_string(port);
-    url += "/api";
-    return url;
+    return "http://" + host_port_of(host, port) + "/api";
 }
 
 bool is_url_of(std::string_view url, std::string_view host, std::uint16_t port) noexcept {
-    const bool bracket = host.find(':') != std::string_view::npos && !host.starts_with('[');
+    const bool bracket = needs_brackets(host);
     const auto take = [&url](std::string_view part) {
         if (!url.starts_with(part)) return false;
         url.remove_prefix(part.size());
