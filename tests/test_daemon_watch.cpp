@@ -181,6 +181,8 @@ public:
         }
     }
 
+    int fd() const { return conn_.fd(); }
+
     // The data of an event, parsed.
     static json data_of(const std::string& event) {
         const auto at = event.find("data: ");
@@ -260,6 +262,57 @@ TEST_F(DaemonWatch, ABadEventStreamQueryIsA400) {
     ASSERT_TRUE(r);
     EXPECT_EQ(r->status, 405) << r->body;
     EXPECT_EQ(r->header("allow"), "GET");
+}
+
+// A reader that stops reading holds one event at most in servreg: once the socket's buffers are
+// full and a write has not completed for 10 s, its connection is closed, while a reader that
+// keeps up goes on getting every change.
+TEST_F(DaemonWatch, AReaderThatStopsReadingIsClosedAndDelaysNobody) {
+    // Large events: 2000 instances with 200-byte host names, some 450 KB per event.
+    const std::string padding(190, 'h');
+    for (int batch = 0; batch < 2; ++batch) {
+        json calls = json::array();
+        for (int i = 0; i < 1000; ++i) {
+            calls.push_back(json::parse(call_text(
+                "ping", {"slow.svc", padding + std::to_string(batch * 1000 + i), 80}, i)));
+        }
+        const auto x = rpc(port(), calls.dump());
+        ASSERT_TRUE(x.body.is_array() && x.body.size() == 1000) << x.reply.body.substr(0, 300);
+    }
+    const auto open_connections = [] {
+        const auto m = get(port(), "/metrics").body;
+        const auto at = m.find("\nservreg_http_connections_open ");
+        return at == std::string::npos ? -1 : std::stoi(m.substr(at + 31));
+    };
+    const int before = open_connections();
+
+    event_reader stalled(port(), "name=slow.*");
+    const int small = 4096;
+    ::setsockopt(stalled.fd(), SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+    event_reader keeping_up(port(), "name=slow.*");
+    keeping_up.head();
+    ASSERT_FALSE(keeping_up.next_event(5s).empty());
+    ASSERT_EQ(open_connections(), before + 2);
+
+    const auto started = steady::now();
+    int changes = 0;
+    bool closed = false;
+    while (steady::now() - started < 40s && !closed) {
+        ASSERT_EQ(call(port(), "ping", {"slow.x", "10.9.0.1", 1000 + changes}).result(), true);
+        ++changes;
+        // Every change reaches the reader that keeps up.
+        const json event = event_reader::data_of(keeping_up.next_event(5s));
+        ASSERT_TRUE(event.is_object()) << "the reader that keeps up missed change " << changes;
+        ASSERT_EQ(event["instances"].size(), 2000u + changes) << "not the latest answer";
+        closed = open_connections() == before + 1;
+    }
+    EXPECT_TRUE(closed) << "the stalled reader's connection is still open after " << changes
+                        << " changes";
+    std::printf(
+        "stalled event-stream reader closed after %lld ms and %d changes\n",
+        static_cast<long long>(
+            std::chrono::duration_cast<std::chrono::milliseconds>(steady::now() - started).count()),
+        changes);
 }
 
 TEST(DaemonWatchExpiry, AnExpiryAnswersWithoutAnyoneCallingAnything) {
