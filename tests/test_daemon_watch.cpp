@@ -351,6 +351,10 @@ TEST(DaemonWatchShutdown, SigtermAnswersWaitingCallsAtOnce) {
     stream.head();
     ASSERT_FALSE(stream.next_event(5s).empty());
     ASSERT_FALSE(calls.back()->answered_within(500ms));
+    const auto metrics = get(p, "/metrics").body;
+    EXPECT_NE(metrics.find("\nservreg_watch_waiting 6\n"), std::string::npos)
+        << "five calls and a stream wait:\n"
+        << metrics;
     const auto signalled = steady::now();
     daemon.process().signal(SIGTERM);
     for (auto& c : calls) {
