@@ -3,7 +3,9 @@
 // batch that never waits, GET /v1/watch as Server-Sent Events with Last-Event-ID, and SIGTERM
 // answering the calls that wait.
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -364,6 +366,36 @@ TEST(DaemonWatchShutdown, SigtermAnswersWaitingCallsAtOnce) {
     }
     EXPECT_EQ(daemon.process().wait(5s), 0) << daemon.process().log();
     EXPECT_LT(steady::now() - signalled, 5s);
+}
+
+// Every waiting call is a descriptor: a daemon started with the shells' usual soft limit of 1024
+// raises it towards --max-connections, as far as the hard limit allows.
+TEST(DaemonDescriptors, TheSoftLimitIsRaisedForMaxConnections) {
+    rlimit mine{};
+    ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &mine), 0);
+    if (mine.rlim_max != RLIM_INFINITY && mine.rlim_max < 10'064) {
+        GTEST_SKIP() << "the hard limit (" << mine.rlim_max << ") is below what is asked";
+    }
+    rlimit low = mine;
+    low.rlim_cur = 1024;
+    ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &low), 0);
+    std::unique_ptr<registry_daemon> daemon;
+    try {
+        daemon = std::make_unique<registry_daemon>(
+            std::vector<std::string>{"--max-connections", "10000"});
+    } catch (...) {
+        ::setrlimit(RLIMIT_NOFILE, &mine);
+        throw;
+    }
+    ::setrlimit(RLIMIT_NOFILE, &mine);
+    const std::string limits =
+        read_file("/proc/" + std::to_string(daemon->process().pid()) + "/limits");
+    const auto at = limits.find("Max open files");
+    ASSERT_NE(at, std::string::npos) << limits;
+    std::istringstream line(limits.substr(at + 14));
+    unsigned long soft = 0;
+    line >> soft;
+    EXPECT_EQ(soft, 10'064u) << limits;
 }
 
 }  // namespace
