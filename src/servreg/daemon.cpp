@@ -135,6 +135,13 @@ int run_daemon(const config::options& opts) {
         return 1;
     }
 
+    // Watchers are woken by the index's changes (local writes and other processes' alike) and
+    // by the expiries the hub keeps in time order. Before the writer and the poller, whose
+    // threads change the index.
+    registry::watch_hub hub(index, clock, opts.ttl);
+    index.observe(&hub, std::chrono::duration_cast<std::chrono::milliseconds>(opts.ttl).count());
+    hub.start();
+
     std::optional<http::server> server;
     try {
         server.emplace(http::server_settings{opts.host, opts.port, opts.threads, opts.limits},
@@ -153,11 +160,6 @@ int run_daemon(const config::options& opts) {
     storage::writer writer(
         std::move(db), writer_settings, [&clock] { return clock.now_ms(); }, std::move(hooks));
     registry::service service(index, writer, clock, opts.ttl);
-    // Watchers are woken by the index's changes (local writes and other processes' alike) and
-    // by the expiries the hub keeps in time order.
-    registry::watch_hub hub(index, clock, opts.ttl);
-    index.observe(&hub, std::chrono::duration_cast<std::chrono::milliseconds>(opts.ttl).count());
-    hub.start();
 
     std::optional<storage::poller> sync;
     if (sync_db) {
