@@ -376,7 +376,7 @@ TEST_F(DaemonClient, WatchJsonPrintsOneReplyALine) {
     ASSERT_TRUE(succeeds({"ping", "--meta", "zone=a", "client.wjson", "10.44.1.1", "1"}));
     ASSERT_TRUE(succeeds({"ping", "--meta", "zone=b", "client.wjson", "10.44.1.2", "2"}));
     watch_process watch(
-        {"watch", "--json", "--registry", url(), "--meta", "zone=a", "--wait", "5", "client.*"});
+        {"watch", "--json", "--registry", url(), "--meta", "zone=a", "--wait", "5", "client.wjs*"});
     const auto next = [&watch]() -> json {
         auto line = watch.next_line();
         return line ? json::parse(*line, nullptr, false) : json();
@@ -400,6 +400,23 @@ TEST_F(DaemonClient, WatchJsonPrintsOneReplyALine) {
         << watch.describe();
 
     watch.signal(SIGINT);
+    EXPECT_EQ(watch.wait(), 0) << watch.describe();
+}
+
+TEST_F(DaemonClient, WatchGoesOnAfterCallsThatWaitedInVain) {
+    watch_process watch({"watch", "--wait", "1", "--registry", url(), "client.wvain"});
+    auto first = watch.next_change();
+    ASSERT_TRUE(first) << watch.describe();
+    EXPECT_NE(first->heading.find("no alive instance"), std::string::npos) << watch.describe();
+    // Two calls or more end at their --wait with the same index: nothing printed, no exit.
+    EXPECT_FALSE(watch.next_line(std::chrono::milliseconds(2500))) << watch.describe();
+    EXPECT_EQ(watch.wait(std::chrono::milliseconds(0)), -1) << watch.describe();
+    ASSERT_TRUE(succeeds({"ping", "client.wvain", "10.44.2.1", "1"}));
+    auto second = watch.next_change();
+    ASSERT_TRUE(second) << watch.describe();
+    EXPECT_EQ(second->table, (std::vector<std::string>{"HOST       PORT", "10.44.2.1  1"}))
+        << watch.describe();
+    watch.signal(SIGTERM);
     EXPECT_EQ(watch.wait(), 0) << watch.describe();
 }
 
