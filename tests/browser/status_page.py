@@ -230,31 +230,37 @@ def live_updates(browser, server, alive, lock):
         rows = browser.js(READ_PAGE)["services"].get("watched.svc", [])
         return [r["state"] for r in rows if r["endpoint"] == endpoint]
 
-    def shows(wanted, what):
+    def shows(change, wanted, what):
+        """Makes `change` through the API and waits for the page to show `wanted`, which it
+        must not show before."""
+        before = watched()
+        change()
         started = time.monotonic()
         seen = wait_until(lambda: watched() == wanted, 5, 0.1)
         took = time.monotonic() - started
         page = browser.js(READ_PAGE)
         loaded = browser.js("return performance.now();") / 1000
-        check(seen and page["marker"] == "streaming" and loaded < refresh_s,
+        check(before != wanted and seen and page["marker"] == "streaming" and loaded < refresh_s,
               f"{what}, live: after {took:.1f} s, {loaded:.1f} s after the page loaded "
               f"(periodic refresh at {refresh_s:.0f} s), without a reload",
-              f"shown: {watched()}, marker: {page['marker']}, status: {page['status']}")
+              f"shown before: {before}, after: {watched()}, marker: {page['marker']}, "
+              f"status: {page['status']}")
 
-    check(watched() == [], "watched.svc is not shown before it registers", str(watched()))
-    server.call("ping", ["watched.svc", "10.1.0.8", 8888])
-    with lock:
-        alive.append(("watched.svc", "10.1.0.8", 8888))
-    shows(["alive"], "an instance registered through the API appears")
-    server.call("drain", ["10.1.0.8", 8888])
-    shows(["draining"], "a drain shows")
-    server.call("undrain", ["10.1.0.8", 8888])
-    shows(["alive"], "an undrain shows")
-    with lock:
-        alive.remove(("watched.svc", "10.1.0.8", 8888))
-    time.sleep(1)  # the pinger's round under way, if any, pings it once more: let it finish
-    server.call("unregister", ["10.1.0.8", 8888])
-    shows([], "an unregister shows")
+    def register():
+        server.call("ping", ["watched.svc", "10.1.0.8", 8888])
+        with lock:
+            alive.append(("watched.svc", "10.1.0.8", 8888))
+
+    def unregister():
+        with lock:
+            alive.remove(("watched.svc", "10.1.0.8", 8888))
+        time.sleep(1)  # the pinger's round under way, if any, pings it once more: let it finish
+        server.call("unregister", ["10.1.0.8", 8888])
+
+    shows(register, ["alive"], "an instance registered through the API appears")
+    shows(lambda: server.call("drain", ["10.1.0.8", 8888]), ["draining"], "a drain shows")
+    shows(lambda: server.call("undrain", ["10.1.0.8", 8888]), ["alive"], "an undrain shows")
+    shows(unregister, [], "an unregister shows")
 
 
 def main():

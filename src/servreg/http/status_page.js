@@ -10,7 +10,7 @@
   // The event stream of GET /v1/watch: an event at every change of the alive instances that
   // the filter matches. No event says when an instance last pinged, so the periodic refresh
   // goes on, slowly, for the "last seen" times, and stands in for the stream without one.
-  let stream = null, live = false, busy = false, wanted = false;
+  let stream = null, watching = null, live = false, busy = false, wanted = false;
 
   const ago = (ms) => {
     const s = Math.max(0, Math.floor(ms / 1000));
@@ -169,8 +169,9 @@
     if (stream) stream.close();
     stream = null;
     live = false;
+    watching = pattern();
     if (!window.EventSource) return;
-    stream = new EventSource("v1/watch?name=" + encodeURIComponent(pattern()));
+    stream = new EventSource("v1/watch?name=" + encodeURIComponent(watching));
     const mine = stream;
     let broken = false;
     // The browser reconnects by itself, sending Last-Event-ID: the registry then sends nothing
@@ -191,11 +192,20 @@
     });
   }
 
+  // Typing, the search field's clear button, and a value set otherwise (an autofill, a
+  // WebDriver clear) that only fires change: each filters anew, once it has settled.
   let typing = null;
-  input.addEventListener("input", () => {
-    clearTimeout(typing);
-    typing = setTimeout(() => { refresh(); schedule(); watch(); }, 250);
-  });
+  for (const event of ["input", "search", "change"]) {
+    input.addEventListener(event, () => {
+      clearTimeout(typing);
+      typing = setTimeout(() => {
+        if (watching === pattern()) return;
+        refresh();
+        schedule();
+        watch();
+      }, 250);
+    });
+  }
   $("filter").addEventListener("submit", (e) => {
     e.preventDefault();
     const q = input.value.trim();
