@@ -14,6 +14,10 @@ public:
     // Runs `t` later on the executor's thread. Throws only when out of memory.
     virtual void post(task t) const = 0;
 
+    // What runs the tasks: executors with the same queue may be handed one task for the
+    // work of all of them (a connection's executor answers its event loop).
+    virtual const void* queue() const noexcept { return this; }
+
 protected:
     ~executor() = default;
 };

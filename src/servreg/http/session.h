@@ -34,6 +34,7 @@ class loop_executor final : public registry::executor {
 public:
     explicit loop_executor(executor_type ex) : ex_(std::move(ex)) {}
     void post(task t) const override;
+    const void* queue() const noexcept override { return &ex_.context(); }
 
 private:
     executor_type ex_;

@@ -59,20 +59,44 @@ struct delivery {
     watch_answer answer;
 };
 
+const void* queue_of(const delivery& d) noexcept {
+    return d.resume == nullptr ? nullptr : d.resume->queue();
+}
+
+// Runs each answer where its call came from. The answers of one event loop go to it as one
+// task: a change that wakes 10,000 watchers posts one task per event loop, not 10,000.
 void deliver(std::vector<delivery>& out) noexcept {
-    for (auto& d : out) {
+    if (out.size() > 1) {
+        std::stable_sort(out.begin(), out.end(), [](const delivery& a, const delivery& b) {
+            return std::less<const void*>()(queue_of(a), queue_of(b));
+        });
+    }
+    for (std::size_t i = 0; i < out.size();) {
+        std::size_t end = i + 1;
+        while (end < out.size() && queue_of(out[end]) == queue_of(out[i])) ++end;
         try {
-            if (d.resume == nullptr) {
-                d.done(std::move(d.answer));
-            } else {
-                d.resume->post([done = std::move(d.done), a = std::move(d.answer)]() mutable {
-                    done(std::move(a));
-                });
+            if (out[i].resume == nullptr) {
+                for (; i < end; ++i) out[i].done(std::move(out[i].answer));
+                continue;
             }
+            const executor* loop = out[i].resume;
+            auto group = std::make_shared<std::vector<delivery>>(
+                std::make_move_iterator(out.begin() + static_cast<std::ptrdiff_t>(i)),
+                std::make_move_iterator(out.begin() + static_cast<std::ptrdiff_t>(end)));
+            loop->post([group] {
+                for (auto& d : *group) {
+                    try {
+                        d.done(std::move(d.answer));
+                    } catch (...) {
+                        // One call's reply failing (out of memory) leaves the others theirs.
+                    }
+                }
+            });
         } catch (...) {
-            // Out of memory for the task: the call stays unanswered until its connection ends,
-            // which harms no other caller.
+            // Out of memory for the task: those calls stay unanswered until their connections
+            // end, which harms no other caller.
         }
+        i = end;
     }
 }
 
