@@ -18,6 +18,10 @@ public:
     // work of all of them (a connection's executor answers its event loop).
     virtual const void* queue() const noexcept { return this; }
 
+    // The call in progress waits (watch_service): `give_up` forgets it, and the executor calls
+    // it, on its own thread, if the caller goes away before the answer. Default: never.
+    virtual void waiting(std::function<void()> give_up) const { (void)give_up; }
+
 protected:
     ~executor() = default;
 };

@@ -3,6 +3,7 @@
 #include "servreg/http/session.h"
 
 #include <spdlog/spdlog.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <array>
@@ -11,6 +12,7 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <cerrno>
 
 #include "servreg/http/access_log.h"
 #include "servreg/http/router.h"
@@ -40,9 +42,13 @@ void loop_executor::post(task t) const {
     net::post(ex_, std::move(t));
 }
 
+void loop_executor::waiting(std::function<void()> give_up) const {
+    owner_.waiting(std::move(give_up));
+}
+
 session::session(socket_type&& socket, std::shared_ptr<server_state> state)
     : socket_(std::move(socket)),
-      loop_(socket_.get_executor()),
+      loop_(socket_.get_executor(), *this),
       timer_(socket_.get_executor()),
       state_(std::move(state)) {
     remote_ = remote_of(socket_);
@@ -200,6 +206,33 @@ void session::reply(response r) {
         ex, [self = shared_from_this(), r = std::move(r)]() mutable { self->write(std::move(r)); });
 }
 
+void session::waiting(std::function<void()> give_up) {
+    give_up_ = std::move(give_up);
+    watch_for_hangup();
+}
+
+// While a call waits, a client that closes its connection gives it up at once, rather than
+// holding its descriptor and its place among --max-connections until the wait runs out. The
+// socket is only polled: a request sent meanwhile stays in it for after the reply.
+void session::watch_for_hangup() {
+    socket_.async_wait(
+        net::socket_base::wait_read,
+        [self = shared_from_this(), watch = ++hangup_watch_](beast::error_code ec) {
+            if (ec || watch != self->hangup_watch_ || !self->give_up_ ||
+                self->phase_ != phase::answering) {
+                return;
+            }
+            char c = 0;
+            const auto n = ::recv(self->socket_.native_handle(), &c, 1, MSG_PEEK | MSG_DONTWAIT);
+            if (n > 0) return;  // a pipelined request: the client is still there
+            if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+                return self->watch_for_hangup();
+            }
+            std::exchange(self->give_up_, nullptr)();
+            self->close();
+        });
+}
+
 void session::refuse(unsigned status, std::string message) {
     // After a framing error the rest of the stream cannot be trusted: answer, then close.
     keep_alive_ = false;
@@ -217,6 +250,7 @@ void session::refuse(unsigned status, std::string message) {
 // have a handful of fields, and Beast's serializer (a field list allocated per reply, a
 // buffer sequence walked per write) cost more than the rest of a ping's HTTP path.
 void session::write(response r) {
+    give_up_ = nullptr;
     const bool header_read = parser_ && parser_->is_header_done();
     const unsigned version = header_read ? parser_->get().version() : 11;
     // An event stream ends when the connection does.
@@ -343,6 +377,7 @@ void session::close() {
     if (phase_ == phase::closed) return;
     phase_ = phase::closed;
     timer_.cancel();
+    if (give_up_) std::exchange(give_up_, nullptr)();
     if (stream_) std::exchange(stream_, nullptr)->cancel();
     beast::error_code ignored;
     socket_.close(ignored);

@@ -10,6 +10,7 @@
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -30,14 +31,18 @@ using timer_type = boost::asio::basic_waitable_timer<
 
 // A connection's event loop as the registry sees it: a write's completion is posted here, and
 // its reply is formatted and written on this loop rather than on the storage writer's thread.
+class session;
+
 class loop_executor final : public registry::executor {
 public:
-    explicit loop_executor(executor_type ex) : ex_(std::move(ex)) {}
+    loop_executor(executor_type ex, session& owner) : ex_(std::move(ex)), owner_(owner) {}
     void post(task t) const override;
     const void* queue() const noexcept override { return &ex_.context(); }
+    void waiting(std::function<void()> give_up) const override;
 
 private:
     executor_type ex_;
+    session& owner_;
 };
 
 class session : public std::enable_shared_from_this<session> {
@@ -50,6 +55,8 @@ public:
     // busy one after its reply.
     void shutdown();
     executor_type executor() { return socket_.get_executor(); }
+    // The call being answered waits: `give_up` is called if the client goes away first.
+    void waiting(std::function<void()> give_up);
 
 private:
     using request_parser = boost::beast::http::request_parser<boost::beast::http::string_body>;
@@ -82,6 +89,7 @@ private:
     void stream_next();
     void on_chunk(std::string chunk);
     void watch_for_close();
+    void watch_for_hangup();
     void written();
     void log(unsigned status, std::size_t bytes, std::string_view label);
     void close();
@@ -107,8 +115,10 @@ private:
     time_point armed_ = time_point::max();     // when timer_'s pending wait ends; max: none
     std::shared_ptr<body_stream> stream_;      // the event stream being written, if any
     bool stream_reading_ = false;              // a read waits for the streaming client's close
-    bool keep_alive_ = true;  // the request being answered lets the connection stay open
-    bool stopping_ = false;   // the server stops: close after the reply in progress
+    std::function<void()> give_up_;            // of the call that waits, while it waits
+    std::uint64_t hangup_watch_ = 0;  // the latest watch_for_hangup(); older ones are stale
+    bool keep_alive_ = true;          // the request being answered lets the connection stay open
+    bool stopping_ = false;           // the server stops: close after the reply in progress
 };
 
 }  // namespace servreg::http

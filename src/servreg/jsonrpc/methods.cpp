@@ -136,10 +136,15 @@ void watch_service(const method_env& env, const call_info& call, outcome_fn& don
     }
     // In a batch it never waits: the batch's other replies would wait with it.
     const auto wait = std::chrono::seconds(call.in_batch ? 0 : args->wait_s);
-    env.hub->watch(registry::glob(args->pattern), args->filter, args->index, wait, call.resume,
-                   [done = std::move(done)](registry::watch_answer answer) {
-                       done(outcome::success(watch_answer_json(answer)));
-                   });
+    const auto ticket =
+        env.hub->watch(registry::glob(args->pattern), args->filter, args->index, wait, call.resume,
+                       [done = std::move(done)](registry::watch_answer answer) {
+                           done(outcome::success(watch_answer_json(answer)));
+                       });
+    // A client that goes away while the call waits takes its call with it.
+    if (ticket != 0 && call.resume != nullptr) {
+        call.resume->waiting([hub = env.hub, ticket] { hub->cancel(ticket); });
+    }
 }
 
 void list_services(const method_env& env, const call_info& call, outcome_fn& done) {
