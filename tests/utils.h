@@ -17,6 +17,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -546,6 +547,21 @@ inline rpc_exchange call(std::uint16_t port, std::string_view method,
                          std::string_view extra_headers = "") {
     return rpc(port, call_text(method, params), extra_headers);
 }
+
+// A call made on a thread of its own, for one that waits (watch_service): the test goes on
+// meanwhile, and asks whether it was answered.
+struct pending_call {
+    std::future<rpc_exchange> reply;
+    std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+
+    pending_call(std::uint16_t port, std::string method, nlohmann::json params)
+        : reply(std::async(std::launch::async,
+                           [port, method, params] { return call(port, method, params); })) {}
+
+    bool answered_within(std::chrono::milliseconds limit) {
+        return reply.wait_for(limit) == std::future_status::ready;
+    }
+};
 
 // The --dburl of a SQLite database file in `dir`.
 inline std::string sqlite_url(const temp_dir& dir) {

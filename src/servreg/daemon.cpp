@@ -19,6 +19,7 @@
 #include "servreg/registry/index.h"
 #include "servreg/registry/restart_grace.h"
 #include "servreg/registry/service.h"
+#include "servreg/registry/watch_hub.h"
 #include "servreg/storage/deadline.h"
 #include "servreg/storage/poller.h"
 #include "servreg/storage/store.h"
@@ -126,6 +127,11 @@ int run_daemon(const config::options& opts) {
     storage::writer writer(
         std::move(db), writer_settings, [&clock] { return clock.now_ms(); }, std::move(hooks));
     registry::service service(index, writer, clock, opts.ttl);
+    // Watchers are woken by the index's changes (local writes and other processes' alike) and
+    // by the expiries the hub keeps in time order.
+    registry::watch_hub hub(index, clock, opts.ttl);
+    index.observe(&hub, std::chrono::duration_cast<std::chrono::milliseconds>(opts.ttl).count());
+    hub.start();
 
     std::optional<storage::poller> sync;
     if (sync_db) {
@@ -152,9 +158,10 @@ int run_daemon(const config::options& opts) {
         service, rpc_settings,
         [&metrics](std::string_view method, int code, std::chrono::nanoseconds took) {
             metrics.record_call(method, code, took);
-        });
-    http::router router(dispatcher, service, opts.api_token, &metrics,
-                        [&server] { return server->stats(); });
+        },
+        &hub);
+    http::router router(
+        dispatcher, service, opts.api_token, &metrics, [&server] { return server->stats(); }, &hub);
 
     auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(steady::now() - started);
     spdlog::info("servreg {} on {} with {} instances, ttl {} s, {} threads; ready in {} ms",
@@ -169,16 +176,20 @@ int run_daemon(const config::options& opts) {
         logger->set_level(level);
     }
 
-    server->run(router, [&access] {
-        if (access) {
-            access->reopen();
-            spdlog::info("SIGHUP: reopening the access log");
-        }
-    });
+    server->run(
+        router,
+        [&access] {
+            if (access) {
+                access->reopen();
+                spdlog::info("SIGHUP: reopening the access log");
+            }
+        },
+        [&hub] { hub.stop(); });  // waiting calls answered at once
     // Every request has been answered or abandoned; commit what is still queued, then let
     // the server (whose executors the writer's completions post to) go.
     if (sync) sync->stop();
     writer.stop();
+    index.observe(nullptr, 0);
     server.reset();
     spdlog::info("stopped");
     return 0;

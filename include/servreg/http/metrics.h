@@ -60,9 +60,10 @@ class metrics {
 public:
     // The `method` label's values; any other method name counts as "other", and a request that
     // was not a call at all (parse error, invalid request) as "invalid".
-    static constexpr std::array<std::string_view, 9> methods{
-        "ping",          "locate_service",    "unregister", "drain",  "undrain",
-        "list_services", "get_service_specs", "other",      "invalid"};
+    // watch_service's duration includes its wait.
+    static constexpr std::array<std::string_view, 10> methods{
+        "ping",    "locate_service", "watch_service",     "unregister", "drain",
+        "undrain", "list_services",  "get_service_specs", "other",      "invalid"};
     // The `code` label's values: 0 for success, else the JSON-RPC error code.
     static constexpr std::array<int, 8> codes{0,      -32700, -32600, -32601,
                                               -32602, -32603, -32000, -32001};

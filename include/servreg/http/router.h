@@ -13,7 +13,8 @@ class dispatcher;
 }
 namespace servreg::registry {
 class service;
-}
+class watch_hub;
+}  // namespace servreg::registry
 
 namespace servreg::http {
 
@@ -22,9 +23,11 @@ class metrics;
 class router {
 public:
     // `api_token`: when set, writes need the X-Api-Token header with this value.
-    // `stats` (may be null) serves GET /metrics, with the connection counts from `connections`.
+    // `stats` (may be null) serves GET /metrics, with the connection counts from `connections`;
+    // `hub` (may be null) serves GET /v1/watch.
     router(jsonrpc::dispatcher& rpc, registry::service& svc, std::optional<std::string> api_token,
-           const metrics* stats = nullptr, std::function<connection_stats()> connections = {});
+           const metrics* stats = nullptr, std::function<connection_stats()> connections = {},
+           registry::watch_hub* hub = nullptr);
 
     // Answers `req` through `respond`, now or later (writes answer after their commit).
     void handle(request req, respond_fn respond) const;
@@ -39,6 +42,7 @@ private:
     std::optional<std::string> api_token_;
     const metrics* metrics_;
     std::function<connection_stats()> connections_;
+    registry::watch_hub* hub_;
 };
 
 // True when `content_type` is application/json, parameters (such as charset) allowed.

@@ -43,8 +43,10 @@ public:
 
     // Serves `routes` on the I/O threads until SIGTERM, SIGINT or stop(); then stops
     // accepting, finishes the requests in flight (for at most 4 s), and returns. SIGHUP calls
-    // `on_hangup` on an I/O thread.
-    void run(const router& routes, std::function<void()> on_hangup);
+    // `on_hangup` on an I/O thread. `on_stop`, once accepting has stopped and every connection
+    // was told to finish, answers what would otherwise wait (watch_service's calls).
+    void run(const router& routes, std::function<void()> on_hangup,
+             std::function<void()> on_stop = {});
 
     // Asks run() to return, as SIGTERM does. Thread-safe.
     void stop() noexcept;

@@ -14,6 +14,8 @@
 namespace servreg::registry {
 class executor;
 class service;
+class watch_hub;
+struct watch_answer;
 }  // namespace servreg::registry
 
 namespace servreg::jsonrpc {
@@ -58,6 +60,7 @@ struct request_context {
     // The caller's event loop: a write's completion, and so its reply and the rest of its
     // batch, runs there. Null: on the storage writer's thread.
     const registry::executor* resume = nullptr;
+    bool in_batch = false;  // a call in a batch never waits (watch_service)
 };
 
 struct reply {
@@ -66,11 +69,16 @@ struct reply {
     std::string label;  // for the access log: "ping", "batch(3)", or "-"
 };
 
+// {"index": N, "instances": [...]}: watch_service's result, and each event of GET /v1/watch.
+std::string watch_answer_json(const registry::watch_answer& answer);
+
 class dispatcher {
 public:
     using done_fn = std::function<void(reply)>;
 
-    dispatcher(registry::service& svc, settings s, call_observer observer = {});
+    // `hub` answers watch_service (null: watch_service answers -32601).
+    dispatcher(registry::service& svc, settings s, call_observer observer = {},
+               registry::watch_hub* hub = nullptr);
     ~dispatcher();
     dispatcher(const dispatcher&) = delete;
     dispatcher& operator=(const dispatcher&) = delete;

@@ -26,6 +26,19 @@ struct endpoint {
     friend bool operator==(const endpoint&, const endpoint&) = default;
 };
 
+// Told of every change of an answer of the index: an instance added, moved, removed, drained or
+// undrained, or changing its metadata or form, and a ping that brings a dead instance back.
+// Called under the index's lock, from the thread that changed it: it only takes note, and
+// never calls the index.
+class change_observer {
+public:
+    // `name`: the service whose instances changed; empty: any service.
+    virtual void changed(std::string_view name) noexcept = 0;
+
+protected:
+    ~change_observer() = default;
+};
+
 // Thread-safe: any number of readers, writers serialised. Holds only what was committed.
 class index {
 public:
@@ -75,8 +88,11 @@ public:
 
     // Undrained instances with last_seen_ms >= alive_since_ms whose name matches and whose
     // metadata holds `filter` (null: any), ordered by name, host, port and URL.
+    // `oldest_seen_ms` (may be null) gets the least last_seen of the instances answered
+    // (INT64_MAX for none): the answer changes by itself once that one expires.
     std::vector<endpoint> locate(const glob& pattern, std::int64_t alive_since_ms,
-                                 const metadata* filter = nullptr) const;
+                                 const metadata* filter = nullptr,
+                                 std::int64_t* oldest_seen_ms = nullptr) const;
 
     // Every instance whose name matches, alive or not, drained or not, ordered by name, host,
     // port and URL; `meta` holds its metadata's JSON text, "{}" for none.
@@ -94,6 +110,11 @@ public:
     // its metadata or the form of its pings (not on a refresh of last_seen): lets a reader
     // cache what it computed from the same generation.
     std::uint64_t generation() const noexcept;
+
+    // Tells `o` (null: nobody) of every change from now on; a ping more than `ttl_ms` after an
+    // instance's previous one counts as one (the instance comes back). Set before the index is
+    // shared between threads.
+    void observe(change_observer* o, std::int64_t ttl_ms) noexcept;
 
 private:
     struct impl;

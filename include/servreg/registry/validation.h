@@ -49,6 +49,10 @@ std::optional<std::string> take_string(const param_value& value, std::string_vie
 // A port: an integer from 1 to 65535, or a string of its decimal digits (SPEC section 4).
 std::optional<std::string> take_port(const param_value& value, std::uint16_t& out);
 
+// A JSON integer from 0 to `max` called `what` (watch_service's index and wait).
+std::optional<std::string> take_count(const param_value& value, std::string_view what,
+                                      std::uint64_t max, std::uint64_t& out);
+
 // Metadata or a metadata filter called `what`: an object of string values within the limits
 // of metadata.h (SPEC section 4.1).
 std::optional<std::string> take_meta(const param_value& value, std::string_view what,

@@ -1,6 +1,6 @@
 // Routing: /api to the JSON-RPC dispatcher (after the content-type and token checks), /health
-// from the storage writer's last probe, / the status page, /metrics, /v1/targets, everything
-// else 404.
+// from the storage writer's last probe, / the status page, /metrics, /v1/targets, /v1/watch,
+// everything else 404.
 #include "servreg/http/router.h"
 
 #include <cctype>
@@ -10,6 +10,7 @@
 #include "servreg/http/metrics.h"
 #include "servreg/http/status_page.h"
 #include "servreg/http/targets.h"
+#include "servreg/http/watch_stream.h"
 #include "servreg/jsonrpc/dispatcher.h"
 #include "servreg/jsonrpc/json_text.h"
 #include "servreg/registry/service.h"
@@ -74,12 +75,13 @@ bool is_json_content_type(std::string_view content_type) noexcept {
 
 router::router(jsonrpc::dispatcher& rpc, registry::service& svc,
                std::optional<std::string> api_token, const metrics* stats,
-               std::function<connection_stats()> connections)
+               std::function<connection_stats()> connections, registry::watch_hub* hub)
     : rpc_(rpc),
       svc_(svc),
       api_token_(std::move(api_token)),
       metrics_(stats),
-      connections_(std::move(connections)) {}
+      connections_(std::move(connections)),
+      hub_(hub) {}
 
 bool router::token_matches(const std::optional<std::string_view>& presented) const noexcept {
     if (!api_token_) return true;
@@ -153,6 +155,11 @@ void router::handle(request req, respond_fn respond) const {
     if (path == "/v1/targets") {
         if (req.method != "GET" && req.method != "HEAD") return respond(get_only("GET, HEAD"));
         return respond(targets_page(svc_, req.target));
+    }
+
+    if (path == "/v1/watch" && hub_ != nullptr) {
+        if (req.method != "GET") return respond(get_only("GET"));
+        return respond(watch_page(*hub_, req.target, req.last_event_id, req.resume));
     }
 
     respond(json_response(404, R"({"error":"not found"})"));

@@ -217,7 +217,8 @@ std::string server::url() const {
            "/api";
 }
 
-void server::run(const router& routes, std::function<void()> on_hangup) {
+void server::run(const router& routes, std::function<void()> on_hangup,
+                 std::function<void()> on_stop) {
     auto& s = *impl_;
     s.state->routes = &routes;
     s.on_hangup = std::move(on_hangup);
@@ -272,6 +273,9 @@ void server::run(const router& routes, std::function<void()> on_hangup) {
             net::post(sp->executor(), [sp] { sp->shutdown(); });
         }
     }
+    // After the shutdowns above in every loop's queue: the answers come after them, and each
+    // connection closes once its answer is written.
+    if (on_stop) on_stop();
     {
         std::unique_lock lock(s.state->mutex);
         if (!s.state->all_closed.wait_for(lock, drain_limit,

@@ -73,7 +73,8 @@ void session::start() {
 void session::shutdown() {
     stopping_ = true;
     // Between handlers, a reading phase means a read is pending: no request is in flight.
-    if (reading()) close();
+    // An event stream has no end to wait for.
+    if (reading() || phase_ == phase::streaming) close();
 }
 
 // Reads and answers requests until one waits for its reply, the buffer needs more bytes, or
@@ -181,6 +182,7 @@ void session::handle() {
     req.version = msg.version();
     req.content_type = msg[bhttp::field::content_type];
     if (auto token = msg.find("X-Api-Token"); token != msg.end()) req.api_token = token->value();
+    req.last_event_id = msg["Last-Event-ID"];
     req.body = std::move(msg.body());
     req.remote = remote_;
     req.resume = &loop_;
@@ -217,6 +219,8 @@ void session::refuse(unsigned status, std::string message) {
 void session::write(response r) {
     const bool header_read = parser_ && parser_->is_header_done();
     const unsigned version = header_read ? parser_->get().version() : 11;
+    // An event stream ends when the connection does.
+    if (r.stream) keep_alive_ = false;
     const bool keep_open = keep_alive_ && !stopping_;
     head_.clear();
     head_ += version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
@@ -232,8 +236,8 @@ void session::write(response r) {
     };
     if (!r.content_type.empty()) field("Content-Type", r.content_type);
     for (const auto& [name, value] : r.headers) field(name, value);
-    // 204 has no body and no length (RFC 9110, 8.6).
-    if (r.status != 204) field("Content-Length", std::to_string(r.body.size()));
+    // 204 has no body and no length (RFC 9110, 8.6); a stream's body ends at the close.
+    if (r.status != 204 && !r.stream) field("Content-Length", std::to_string(r.body.size()));
     if (version == 10 && keep_open) field("Connection", "keep-alive");
     if (version != 10 && !keep_open) field("Connection", "close");
     head_ += "\r\n";
@@ -242,9 +246,14 @@ void session::write(response r) {
     // client would read the body as the start of the next reply.
     if (header_read && parser_->get().method() == bhttp::verb::head) body_.clear();
     log(r.status, body_.size(), r.label);
+    stream_ = std::move(r.stream);
     if (phase_ == phase::closed) return;
-    // Most replies fit in the socket's buffer: written now, with no deadline to arm and no
-    // handler to queue.
+    send();
+}
+
+// Writes head_ and body_. Most replies fit in the socket's buffer: written now, with no
+// deadline to arm and no handler to queue.
+void session::send() {
     std::array<net::const_buffer, 2> buffers{net::buffer(head_), net::buffer(body_)};
     beast::error_code ec;
     const std::size_t sent = socket_.write_some(buffers, ec);
@@ -267,6 +276,7 @@ void session::on_write(beast::error_code ec, std::size_t) {
 void session::written() {
     // A large reply's memory is not kept for the connection's next, small one.
     if (body_.capacity() > 64 * 1024) std::string().swap(body_);
+    if (stream_ && !stopping_) return stream_next();
     if (!keep_alive_ || stopping_) {
         beast::error_code ignored;
         socket_.shutdown(net::ip::tcp::socket::shutdown_send, ignored);
@@ -277,6 +287,36 @@ void session::written() {
     enter(phase::idle);
     // Inside handle(), serve()'s loop goes on by itself.
     if (!in_router) serve();
+}
+
+// The next chunk of the event stream: asked for only once the previous one has left, so that
+// a client that does not read holds one chunk at most, and is closed at the write timeout.
+void session::stream_next() {
+    enter(phase::streaming);
+    watch_for_close();
+    stream_->next(
+        [self = shared_from_this()](std::string chunk) { self->on_chunk(std::move(chunk)); });
+}
+
+void session::on_chunk(std::string chunk) {
+    if (phase_ == phase::closed) return;
+    head_.clear();
+    body_ = std::move(chunk);
+    send();
+}
+
+// A streaming client sends nothing more: a read that ends tells that it went away, which
+// frees its waiting call at once rather than at its next chunk.
+void session::watch_for_close() {
+    if (stream_reading_) return;
+    stream_reading_ = true;
+    socket_.async_read_some(buffer_.prepare(4096),
+                            [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                                self->stream_reading_ = false;
+                                if (ec) return self->close();
+                                if (self->phase_ != phase::closed)
+                                    self->watch_for_close();  // what it sent is dropped
+                            });
 }
 
 void session::log(unsigned status, std::size_t bytes, std::string_view label) {
@@ -303,6 +343,7 @@ void session::close() {
     if (phase_ == phase::closed) return;
     phase_ = phase::closed;
     timer_.cancel();
+    if (stream_) std::exchange(stream_, nullptr)->cancel();
     beast::error_code ignored;
     socket_.close(ignored);
 }
@@ -325,6 +366,7 @@ void session::enter(phase next) {
             return set_deadline(now + write_timeout);
         case phase::routing:
         case phase::answering:
+        case phase::streaming:
             deadline_ = time_point::max();
             return;
         case phase::closed:

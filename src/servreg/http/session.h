@@ -63,6 +63,7 @@ private:
         routing,     // inside the router: a reply now is written in place and serve() goes on
         answering,   // waiting for the reply, from a write that commits (no deadline)
         writing,     // the rest of the reply waits for the socket (write timeout)
+        streaming,   // waiting for an event stream's next chunk (no deadline)
         closed,
     };
 
@@ -75,7 +76,11 @@ private:
     void reply(response r);
     void refuse(unsigned status, std::string message);
     void write(response r);
+    void send();
     void on_write(boost::beast::error_code ec, std::size_t n);
+    void stream_next();
+    void on_chunk(std::string chunk);
+    void watch_for_close();
     void written();
     void log(unsigned status, std::size_t bytes, std::string_view label);
     void close();
@@ -99,6 +104,8 @@ private:
     phase phase_ = phase::idle;
     time_point deadline_ = time_point::max();  // the connection is closed when it passes
     time_point armed_ = time_point::max();     // when timer_'s pending wait ends; max: none
+    std::shared_ptr<body_stream> stream_;      // the event stream being written, if any
+    bool stream_reading_ = false;              // a read waits for the streaming client's close
     bool keep_alive_ = true;  // the request being answered lets the connection stay open
     bool stopping_ = false;   // the server stops: close after the reply in progress
 };

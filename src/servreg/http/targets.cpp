@@ -170,19 +170,23 @@ std::string render_targets(const std::vector<registry::listed_instance>& instanc
     return out;
 }
 
+response bad_query(std::string_view why) {
+    response r;
+    r.status = 400;
+    r.headers.emplace_back("Cache-Control", "no-store");
+    r.body = R"({"error":)";
+    jsonrpc::append_json_string(r.body, printable(why));
+    r.body += '}';
+    return r;
+}
+
 response targets_page(const registry::service& svc, std::string_view target) {
     const auto at = target.find('?');
     auto q = parse_targets_query(at == std::string_view::npos ? std::string_view()
                                                               : target.substr(at + 1));
+    if (!q) return bad_query(q.error());
     response r;
     r.headers.emplace_back("Cache-Control", "no-store");
-    if (!q) {
-        r.status = 400;
-        r.body = R"({"error":)";
-        jsonrpc::append_json_string(r.body, printable(q.error()));
-        r.body += '}';
-        return r;
-    }
     // service::list rather than locate: a target group needs the name and the metadata too.
     r.body = render_targets(svc.list(registry::glob(q->pattern)), q->filter);
     return r;

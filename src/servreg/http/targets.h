@@ -34,6 +34,10 @@ std::string meta_label_name(std::string_view key);
 std::string render_targets(const std::vector<registry::listed_instance>& instances,
                            const registry::metadata& filter);
 
+// 400 with {"error": why}, every byte of `why` outside printable ASCII as %XX: the answer to a
+// bad query of /v1/targets or /v1/watch.
+response bad_query(std::string_view why);
+
 // The whole answer to GET /v1/targets with `target` ("/v1/targets?name=x"): 200 with the
 // groups, or 400 with {"error": why} for a bad query.
 response targets_page(const registry::service& svc, std::string_view target);

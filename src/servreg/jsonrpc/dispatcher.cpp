@@ -183,8 +183,8 @@ struct flat_params {
 }  // namespace
 
 struct dispatcher::impl {
-    impl(registry::service& s, settings c, call_observer o)
-        : config(std::move(c)), observer(std::move(o)), env{s, config} {}
+    impl(registry::service& s, settings c, call_observer o, registry::watch_hub* hub)
+        : config(std::move(c)), observer(std::move(o)), env{s, config, hub} {}
 
     settings config;
     call_observer observer;
@@ -244,7 +244,9 @@ struct dispatcher::impl {
     void invoke(const detail::method_entry& entry, const detail::param_list& params,
                 const request_context& ctx, detail::outcome_fn finish) const {
         try {
-            entry.invoke(env, detail::call_info{params, ctx.write_allowed, ctx.resume}, finish);
+            entry.invoke(env,
+                         detail::call_info{params, ctx.write_allowed, ctx.resume, ctx.in_batch},
+                         finish);
         } catch (const std::exception& e) {
             // Out of memory, most likely: the call still gets its reply.
             spdlog::error("{} failed: {}", entry.name, e.what());
@@ -394,8 +396,9 @@ struct dispatcher::impl {
     }
 };
 
-dispatcher::dispatcher(registry::service& svc, settings s, call_observer observer)
-    : impl_(std::make_unique<impl>(svc, std::move(s), std::move(observer))) {}
+dispatcher::dispatcher(registry::service& svc, settings s, call_observer observer,
+                       registry::watch_hub* hub)
+    : impl_(std::make_unique<impl>(svc, std::move(s), std::move(observer), hub)) {}
 
 dispatcher::~dispatcher() = default;
 
@@ -462,6 +465,7 @@ void dispatcher::handle(std::string_view body, const request_context& ctx, done_
         state->replies.resize(n);
         state->done = std::move(done);
         state->ctx = ctx;
+        state->ctx.in_batch = true;
         state->label = "batch(" + std::to_string(n) + ")";
         self.pump(state);
     } catch (const std::exception& e) {

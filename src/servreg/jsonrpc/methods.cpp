@@ -7,6 +7,7 @@
 
 #include "servreg/registry/glob.h"
 #include "servreg/registry/service.h"
+#include "servreg/registry/watch_hub.h"
 
 namespace servreg::jsonrpc::detail {
 namespace {
@@ -107,17 +108,38 @@ void undrain(const method_env& env, const call_info& call, outcome_fn& done) {
     });
 }
 
-void locate_service(const method_env& env, const call_info& call, outcome_fn& done) {
-    auto args = bind_locate(call.params);
-    if (!args) return done(invalid_params(std::move(args.error())));
-    const auto found = env.svc.locate(registry::glob(args->pattern), &args->filter);
-    done(outcome::success(json_array(found, 40, [](std::string& out, const auto& e) {
-        // Each instance in the form of its latest ping: what its generation of clients reads.
+// locate_service's answer: each instance in the form of its latest ping, what its generation
+// of clients reads.
+std::string instances_json(const std::vector<registry::endpoint>& found) {
+    return json_array(found, 40, [](std::string& out, const auto& e) {
         if (!e.url.empty()) return append_json_string(out, e.url);
         out += '{';
         append_endpoint(out, e.host, e.port);
         out += '}';
-    })));
+    });
+}
+
+void locate_service(const method_env& env, const call_info& call, outcome_fn& done) {
+    auto args = bind_locate(call.params);
+    if (!args) return done(invalid_params(std::move(args.error())));
+    done(outcome::success(
+        instances_json(env.svc.locate(registry::glob(args->pattern), &args->filter))));
+}
+
+void watch_service(const method_env& env, const call_info& call, outcome_fn& done) {
+    auto args = bind_watch(call.params);
+    if (!args) return done(invalid_params(std::move(args.error())));
+    if (env.hub == nullptr) {
+        return done(outcome::failure(error_code::method_not_found,
+                                     std::string(error_message(error_code::method_not_found)),
+                                     "watching is not available here"));
+    }
+    // In a batch it never waits: the batch's other replies would wait with it.
+    const auto wait = std::chrono::seconds(call.in_batch ? 0 : args->wait_s);
+    env.hub->watch(registry::glob(args->pattern), args->filter, args->index, wait, call.resume,
+                   [done = std::move(done)](registry::watch_answer answer) {
+                       done(outcome::success(watch_answer_json(answer)));
+                   });
 }
 
 void list_services(const method_env& env, const call_info& call, outcome_fn& done) {
@@ -159,7 +181,7 @@ void get_service_specs(const method_env& env, const call_info& call, outcome_fn&
     done(outcome::success(specs_json.dump()));
 }
 
-constexpr std::array<method_entry, 7> methods{{
+constexpr std::array<method_entry, 8> methods{{
     {"ping",
      "ping(name, host, port, meta={}) or ping(name, url, meta={}) -> true: records that the "
      "instance at http://host:port/api (or url) runs service name, now; meta replaces its "
@@ -170,6 +192,11 @@ constexpr std::array<method_entry, 7> methods{{
      "service name matches the glob pattern name and whose metadata holds meta, each in the form "
      "of its latest ping",
      false, locate_service},
+    {"watch_service",
+     "watch_service(name, index=0, wait=30, meta={}) -> {index, instances}: the answer of "
+     "locate_service(name, meta) and its index; when index is the current one, waits until the "
+     "answer changes or wait seconds (0-600) have passed",
+     false, watch_service},
     {"unregister",
      "unregister(host, port) or unregister(url) -> bool: forgets the instance; true if it was "
      "known",
@@ -219,6 +246,15 @@ std::string_view error_message(int code) {
 }  // namespace servreg::jsonrpc::detail
 
 namespace servreg::jsonrpc {
+
+std::string watch_answer_json(const registry::watch_answer& answer) {
+    std::string out = "{\"index\":";
+    out += std::to_string(answer.index);
+    out += ",\"instances\":";
+    out += detail::instances_json(*answer.instances);
+    out += '}';
+    return out;
+}
 
 void append_json_string(std::string& out, std::string_view s) {
     static constexpr char hex[] = "0123456789abcdef";

@@ -35,12 +35,14 @@ using outcome_fn = std::function<void(outcome)>;
 struct method_env {
     registry::service& svc;
     const settings& config;
+    registry::watch_hub* hub;  // null: no watch_service
 };
 
 struct call_info {
     const param_list& params;
     bool write_allowed = true;
     const registry::executor* resume = nullptr;  // where a write's completion runs
+    bool in_batch = false;
 };
 
 struct method_entry {

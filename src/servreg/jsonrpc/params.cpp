@@ -152,6 +152,27 @@ std::expected<locate_args, std::string> bind_locate(const param_list& params) {
     return args;
 }
 
+std::expected<watch_args, std::string> bind_watch(const param_list& params) {
+    static constexpr std::array<param_spec, 4> specs{
+        {{"name"}, {"index", false}, {"wait", false}, {"meta", false}}};
+    enum { name, index, wait, meta };
+    // An index is a time in milliseconds shifted by 22 bits (registry/watch_hub.h): below 2^63.
+    static constexpr std::uint64_t max_index = (std::uint64_t{1} << 63) - 1;
+    std::array<const param_value*, 4> p{};
+    watch_args args;
+    std::optional<std::string> why = bind(params, specs, p);
+    if (!why) why = registry::take_string(*p[name], "name", registry::check_pattern, args.pattern);
+    if (!why && p[index] != nullptr) {
+        why = registry::take_count(*p[index], "index", max_index, args.index);
+    }
+    if (!why && p[wait] != nullptr) {
+        why = registry::take_count(*p[wait], "wait", max_watch_wait_s, args.wait_s);
+    }
+    if (!why && p[meta] != nullptr) why = registry::take_meta(*p[meta], "meta", args.filter);
+    if (why) return std::unexpected(std::move(*why));
+    return args;
+}
+
 std::expected<std::string, std::string> bind_list(const param_list& params) {
     static constexpr std::array<param_spec, 1> specs{{{"pattern", false}}};
     std::array<const param_value*, 1> p{};

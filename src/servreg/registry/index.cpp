@@ -3,6 +3,7 @@
 #include "servreg/registry/index.h"
 
 #include <algorithm>
+#include <limits>
 #include <mutex>
 #include <shared_mutex>
 
@@ -20,7 +21,7 @@ void index::reset(std::vector<storage::instance_row> rows) {
     impl& d = *impl_;
     std::unique_lock lock(d.mutex);
     d.clear();
-    d.bump();
+    d.bump({});
     try {
         // The database keys rows by URL; should one repeat, the later row wins.
         std::vector<slot_id> slot_of(rows.size());
@@ -79,7 +80,7 @@ void index::apply_ping(std::string_view name, const address& at, const metadata*
         if (const slot_id s = d.find(at.url, hash); s != no_slot) {
             auto& inst = d.slot(s);
             if (inst.owner->first == name && inst.same_as(at.host, at.url_form, meta)) {
-                inst.seen(now_ms);
+                d.seen(inst, now_ms);
                 return;
             }
         }
@@ -117,7 +118,7 @@ bool index::apply_drain(std::string_view url, bool drained, std::int64_t changed
     if (s == no_slot) return false;
     auto& inst = d.slot(s);
     inst.drained_ms = std::max(inst.drained_ms, changed_ms);
-    if (std::exchange(inst.drained, drained) != drained) d.bump();
+    if (std::exchange(inst.drained, drained) != drained) d.bump(inst.owner->first);
     return true;
 }
 
@@ -144,14 +145,15 @@ std::size_t index::prune(std::int64_t cutoff_ms) {
             ++it;
         }
     }
-    if (removed > 0) d.bump();
+    if (removed > 0) d.bump({});
     return removed;
 }
 
 std::vector<endpoint> index::locate(const glob& pattern, std::int64_t alive_since_ms,
-                                    const metadata* filter) const {
+                                    const metadata* filter, std::int64_t* oldest_seen_ms) const {
     const impl& d = *impl_;
     std::vector<endpoint> out;
+    std::int64_t oldest = std::numeric_limits<std::int64_t>::max();
     const bool filtered = filter != nullptr && !filter->empty();
     std::shared_lock lock(d.mutex);
     d.visit(pattern, [&](const std::string&, const member_list& members) {
@@ -159,6 +161,7 @@ std::vector<endpoint> index::locate(const glob& pattern, std::int64_t alive_sinc
             const auto& inst = d.slot(s);
             if (inst.last_seen() < alive_since_ms || inst.drained) continue;
             if (filtered && (!inst.meta || !matches(*inst.meta, *filter))) continue;
+            oldest = std::min(oldest, inst.last_seen());
             if (inst.url_form) {
                 out.push_back({{}, inst.port, inst.full_url()});
             } else {
@@ -166,6 +169,7 @@ std::vector<endpoint> index::locate(const glob& pattern, std::int64_t alive_sinc
             }
         }
     });
+    if (oldest_seen_ms != nullptr) *oldest_seen_ms = oldest;
     return out;
 }
 
@@ -210,6 +214,11 @@ std::size_t index::size() const {
 
 std::uint64_t index::generation() const noexcept {
     return impl_->generation.load(std::memory_order_acquire);
+}
+
+void index::observe(change_observer* o, std::int64_t ttl_ms) noexcept {
+    impl_->observer = o;
+    impl_->observer_ttl_ms = ttl_ms;
 }
 
 }  // namespace servreg::registry

@@ -104,7 +104,28 @@ struct index::impl {
         return blocks[s >> block_bits][s & (block_size - 1)];
     }
 
-    void bump() noexcept { generation.fetch_add(1, std::memory_order_release); }
+    // Told of every change of an answer (see index::observe); null: nobody watches.
+    change_observer* observer = nullptr;
+    std::int64_t observer_ttl_ms = 0;
+
+    // An answer of the instances of `name` changed (empty: of any name).
+    void bump(std::string_view name) noexcept {
+        generation.fetch_add(1, std::memory_order_release);
+        if (observer != nullptr) observer->changed(name);
+    }
+    // Instance `inst` was seen at `now_ms`: a ping more than a TTL after the previous one
+    // brings a dead instance back, which changes the answers of its name.
+    void seen(instance& inst, std::int64_t now_ms) noexcept {
+        if (observer == nullptr) return inst.seen(now_ms);
+        const std::int64_t before = inst.last_seen_ms.exchange(now_ms, std::memory_order_relaxed);
+        if (now_ms - before > observer_ttl_ms) observer->changed(inst.owner->first);
+    }
+    void seen_at_least(instance& inst, std::int64_t t) noexcept {
+        const std::int64_t before = inst.last_seen();
+        inst.seen_at_least(t);
+        if (observer != nullptr && t - before > observer_ttl_ms)
+            observer->changed(inst.owner->first);
+    }
 
     slot_id find(std::string_view url, std::uint32_t hash) const noexcept {
         return table.find(*this, url, hash);
@@ -228,11 +249,11 @@ struct index::impl {
                 const bool renamed = inst.owner->first != name;
                 move(s, name, at.host, renamed ? now_ms : inst.first_seen_ms, now_ms);
             } else {
-                inst.seen(now_ms);
+                seen(inst, now_ms);
             }
             bool changed = set_meta(inst, meta);
             changed |= std::exchange(inst.url_form, at.url_form) != at.url_form;
-            if (changed) bump();
+            if (changed) bump(name);
             return;
         }
         const slot_id s = insert(name, at, hash, now_ms, now_ms);
@@ -251,13 +272,14 @@ struct index::impl {
             inst.url.empty() && inst.host != host ? url_of(inst.host, inst.port) : std::string();
         const auto owner = prepare_name(name).first;
         std::string new_host(host);
+        if (observer != nullptr) observer->changed(inst.owner->first);  // it leaves this name
         detach(s);
         if (!kept_url.empty()) inst.url.swap(kept_url);
         inst.host.swap(new_host);
         attach(s, owner);
         inst.first_seen_ms = first_seen_ms;
         inst.seen(last_seen_ms);
-        bump();
+        bump(name);
     }
 
     // A new instance. Strong guarantee.
@@ -272,7 +294,7 @@ struct index::impl {
             throw;
         }
         attach(s, owner);
-        bump();
+        bump(name);
         return s;
     }
 
@@ -300,9 +322,10 @@ struct index::impl {
 
     // Removes live instance `s`.
     void remove(slot_id s) noexcept {
+        if (observer != nullptr) observer->changed(slot(s).owner->first);
         detach(s);
         forget(s);
-        bump();
+        generation.fetch_add(1, std::memory_order_release);
     }
 
     void erase_name(name_map::iterator it) noexcept {

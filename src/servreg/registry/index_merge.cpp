@@ -99,7 +99,7 @@ index::merge_stats index::merge(const storage::changes& given,
                     inst.first_seen_ms == row.first_seen_ms) {
                     const auto meta = meta_of(row);
                     if (inst.same_as(row.host, row.url_form, meta ? &*meta : nullptr)) {
-                        inst.seen_at_least(row.last_seen_ms);
+                        d.seen_at_least(inst, row.last_seen_ms);
                         ++stats.updated;
                         continue;
                     }
@@ -146,7 +146,7 @@ index::merge_stats index::merge(const storage::changes& given,
                     d.move(s, row.name, row.host, row.first_seen_ms, row.last_seen_ms);
                 } else {
                     inst.first_seen_ms = row.first_seen_ms;
-                    inst.seen(row.last_seen_ms);
+                    d.seen(inst, row.last_seen_ms);
                 }
                 const auto meta = meta_of(row);
                 changed |= impl::set_meta(inst, meta ? &*meta : nullptr);
@@ -157,7 +157,7 @@ index::merge_stats index::merge(const storage::changes& given,
                 inst.drained_ms = row.changed_ms;
                 changed = true;
             }
-            if (changed) d.bump();
+            if (changed) d.bump(inst.owner->first);
             ++stats.updated;
             continue;
         }

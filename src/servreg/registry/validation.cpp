@@ -134,6 +134,23 @@ std::optional<std::string> take_string(const param_value& value, std::string_vie
     return std::nullopt;
 }
 
+std::optional<std::string> take_count(const param_value& value, std::string_view what,
+                                      std::uint64_t max, std::uint64_t& out) {
+    const auto rule = [&] {
+        return std::string(what) + " must be an integer from 0 to " + std::to_string(max) +
+               ", got ";
+    };
+    if (value.kind != param_value::type::integer) return rule() + std::string(value.type_name());
+    const std::string_view text = value.text;
+    std::uint64_t n = 0;
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+    if (ec != std::errc() || end != text.data() + text.size() || n > max) {
+        return rule() + std::string(text.substr(0, 32));
+    }
+    out = n;
+    return std::nullopt;
+}
+
 std::optional<std::string> take_port(const param_value& value, std::uint16_t& out) {
     static constexpr std::string_view rule = "port must be an integer from 1 to 65535";
     const std::string_view text = value.text;
