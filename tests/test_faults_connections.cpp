@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -133,16 +134,16 @@ TEST(FaultsConnections, MaxConnectionsClosesTheExtraOnesAtOnceAndServesTheOthers
 }
 
 // The call a watcher of `pattern` sends: index 0 learns the current index, any other holds.
-std::string watch_request(int index, int id) {
+std::string watch_request(std::int64_t index, int id) {
     return post_request(call_text(
         "watch_service", json{{"name", "watch.svc.*"}, {"index", index}, {"wait", 600}}, id));
 }
 
 // Reads the answer of every watcher; each must be {"index", "instances"} with `instance`
 // among the instances. Returns the indexes seen; fails the test with the first bad answer.
-std::set<int> read_watch_answers(std::vector<std::unique_ptr<connection>>& watchers,
-                                 const json& instance, std::size_t instances) {
-    std::set<int> indexes;
+std::set<std::int64_t> read_watch_answers(std::vector<std::unique_ptr<connection>>& watchers,
+                                          const json& instance, std::size_t instances) {
+    std::set<std::int64_t> indexes;
     for (std::size_t i = 0; i < watchers.size(); ++i) {
         auto r = watchers[i]->read_reply();
         const auto body = r ? json::parse(r->body, nullptr, false) : json();
@@ -159,7 +160,7 @@ std::set<int> read_watch_answers(std::vector<std::unique_ptr<connection>>& watch
                           << (r ? r->status_line + " " + r->body.substr(0, 600) : "no answer");
             return indexes;
         }
-        indexes.insert(result["index"].get<int>());
+        indexes.insert(result["index"].get<std::int64_t>());
     }
     return indexes;
 }
@@ -219,7 +220,7 @@ TEST(FaultsConnections, TenThousandWaitingWatchersLeaveTheDaemonServingWakeToget
     }
     const auto first = read_watch_answers(watchers, a, 2);
     ASSERT_EQ(first.size(), 1U) << "one answer, one index, for every watcher";
-    const int index = *first.begin();
+    const auto index = *first.begin();
     for (int i = 0; i < watcher_count; ++i) {
         ASSERT_TRUE(watchers[i]->send(watch_request(index, i))) << "watcher " << i;
     }
@@ -258,7 +259,7 @@ TEST(FaultsConnections, TenThousandWaitingWatchersLeaveTheDaemonServingWakeToget
     std::cout << "[          ] all " << watcher_count << " answers read " << wake_ms
               << " ms after the change" << std::endl;
     ASSERT_EQ(woken.size(), 1U) << "one change, one new index for every watcher";
-    const int changed = *woken.begin();
+    const auto changed = *woken.begin();
     EXPECT_NE(changed, index) << "the index changes with the answer";
 
     // Held again with the new index, SIGTERM answers them all at once with the current answer.
@@ -274,7 +275,7 @@ TEST(FaultsConnections, TenThousandWaitingWatchersLeaveTheDaemonServingWakeToget
     daemon.signal(SIGTERM);
     const auto at_stop = read_watch_answers(watchers, c, 3);
     const auto answered = steady::now() - stop;
-    EXPECT_EQ(at_stop, std::set<int>{changed}) << "the current answer and its index";
+    EXPECT_EQ(at_stop, std::set<std::int64_t>{changed}) << "the current answer and its index";
     EXPECT_LT(answered, 5s * sanitizer_slack) << "waiting calls are answered at once on SIGTERM";
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(5s * sanitizer_slack -
                                                                             (steady::now() - stop));
