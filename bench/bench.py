@@ -805,6 +805,12 @@ class bench:
                     added += 1
                 self.measure(watched, srv)
                 pool.expect_silence(0.2)  # the pings were heartbeats: no answer changed
+                # One more change, not re-armed, so that servreg has answered every call when
+                # the connections close: it does not notice a client leaving while its call
+                # waits, and would hold the connections (and descriptors) into the next round.
+                out.setdefault("release_changes", []).append(
+                    self.timed_change(srv, pool, changer, added, rearm=False))
+                added += 1
                 pool.close()
                 pool = None
         except (broken, watchers.watch_error, OSError) as e:
@@ -819,8 +825,9 @@ class bench:
                                   f"{srv.log_tail()}")
             resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
 
-    def timed_change(self, srv, pool, changer, k):
-        """Pings new instance k of the watched pattern; every watcher must answer with it."""
+    def timed_change(self, srv, pool, changer, k, rearm=True):
+        """Pings new instance k of the watched pattern; every watcher must answer with it, and
+        holds its call again with the new index unless rearm is False."""
         groups = {s.proc.pid for s in self.servers if s.alive()}
         quiet, busy, own, waited = wait_quiet(min(self.mode.quiet_wait_s, 5.0), groups)
         if not quiet:
@@ -831,7 +838,7 @@ class bench:
         last, last_read, median = pool.change(
             lambda: changer.request("POST", "/api", body=body,
                                     headers={"Content-Type": "application/json"}),
-            {"host": host, "port": port})
+            {"host": host, "port": port}, rearm=rearm)
         reply = changer.getresponse()
         data = reply.read()
         if reply.status != 200 or b'"result":true' not in data:
@@ -843,8 +850,9 @@ class bench:
         quiet_note = "" if quiet else f"  (machine {busy:.0%} busy after {waited:.0f} s)"
         print(f"    change to index {pool.index}: last of {pool.count:,} answers after "
               f"{change['last_ms']:.1f} ms (median {change['median_ms']:.1f}, all read after "
-              f"{change['last_read_ms']:.1f}){quiet_note}")
-        pool.settle()  # every watcher holds its call again before the next change
+              f"{change['last_read_ms']:.1f}){'' if rearm else ', not re-armed'}{quiet_note}")
+        if rearm:
+            pool.settle()  # every watcher holds its call again before the next change
         return change
 
     def run(self, binary):

@@ -207,25 +207,28 @@ class watch_pool:
             pass
         raise watch_error(f"watch_service({self.pattern!r}) answered HTTP {status}: {body[:300]!r}")
 
-    def change(self, send_change, expected, timeout_s=60.0):
+    def change(self, send_change, expected, timeout_s=60.0, rearm=True):
         """Runs send_change() and reads every watcher's answer, re-arming each at once with the
-        index it got, as a client loop does. expected: the instance the answer must now hold.
+        index it got, as a client loop does (unless rearm is False: then every connection is
+        left idle, and the server notices when it is closed; servreg does not notice a client
+        leaving while its call waits). expected: the instance the answer must now hold.
         Returns (ns from just before the change to the last answer's arrival, ns to the last
         read by this process, ns to the median arrival)."""
         before = self.index
         answers = {}
 
-        def rearm(sock, result):
+        def check(sock, result):
             if result["index"] == before or expected not in result["instances"]:
                 raise watch_error(f"after the change (index {before}), a watcher of "
                                   f"{self.pattern} got {result}: a new index with {expected} "
                                   "expected")
             answers[sock] = result
-            self.send(sock, self.request(result["index"], 0))
+            if rearm:
+                self.send(sock, self.request(result["index"], 0))
 
         started = time.time_ns()
         send_change()
-        got = self.collect(self.sockets, timeout_s, rearm)
+        got = self.collect(self.sockets, timeout_s, check)
         indexes = {result["index"] for result in answers.values()}
         if len(indexes) != 1:
             raise watch_error(f"one change, and the watchers of {self.pattern} got "
