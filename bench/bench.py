@@ -414,6 +414,18 @@ def group_ticks(groups):
     return ticks
 
 
+def process_cpu_ns(pid):
+    """CPU time used so far by every thread of a process, in ns (schedstat: exact, where the
+    ticks of /proc/PID/stat count 10 ms at a time)."""
+    total = 0
+    for stat in Path(f"/proc/{pid}/task").glob("*/schedstat"):
+        try:
+            total += int(stat.read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            pass
+    return total
+
+
 def cpu_busy(interval_s, groups=()):
     """Shares of all CPUs busy over interval_s: in all, and by the given process groups."""
     total0, idle0 = cpu_times()
@@ -785,7 +797,7 @@ class bench:
             added = WATCH_SEEDED
             for r in range(rounds):
                 print(f"==> watching, round {r + 1} of {rounds}")
-                self.measure(idle, srv)
+                self.measure_cpu(idle, srv)
                 none_mib, _ = rss_mib(srv.proc.pid)
                 pool = watchers.watch_pool(srv.port, count, WATCH_PATTERN, WATCH_WAIT_S)
                 opened = pool.open()
@@ -803,7 +815,7 @@ class bench:
                 for _ in range(min(per_round, self.mode.watch_changes - len(out["changes"]))):
                     out["changes"].append(self.timed_change(srv, pool, changer, added))
                     added += 1
-                self.measure(watched, srv)
+                self.measure_cpu(watched, srv)
                 pool.expect_silence(0.2)  # the pings were heartbeats: no answer changed
                 # One more change, not re-armed, so that servreg has answered every call when
                 # the connections close: it does not notice a client leaving while its call
@@ -825,6 +837,17 @@ class bench:
                                   f"{srv.log_tail()}")
             resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
 
+    def measure_cpu(self, sc, srv):
+        """measure(), and servreg's CPU time per request of that run: a figure that a busy
+        machine disturbs less than the rate."""
+        before = process_cpu_ns(srv.proc.pid)
+        self.measure(sc, srv)
+        result = sc.runs[-1]
+        if result["requests"]:
+            result["cpu_us"] = round((process_cpu_ns(srv.proc.pid) - before) / 1000 /
+                                     result["requests"], 2)
+            print(f"    {'':<44} servreg CPU {result['cpu_us']:.1f} us a request")
+
     def timed_change(self, srv, pool, changer, k, rearm=True):
         """Pings new instance k of the watched pattern; every watcher must answer with it, and
         holds its call again with the new index unless rearm is False."""
@@ -835,6 +858,7 @@ class bench:
                                       "servers": round(own, 3)})
         name, host, port = instance = watch_instance(k)
         body = ping_body(instance, k)
+        cpu = process_cpu_ns(srv.proc.pid)
         last, last_read, median = pool.change(
             lambda: changer.request("POST", "/api", body=body,
                                     headers={"Content-Type": "application/json"}),
@@ -847,12 +871,15 @@ class bench:
         change = {"last_ms": round(last / 1e6, 2), "last_read_ms": round(last_read / 1e6, 2),
                   "median_ms": round(median / 1e6, 2), "index": pool.index,
                   "quiet": quiet}
+        if rearm:
+            pool.settle()  # every watcher holds its call again before the next change
+        # servreg's CPU for the change, its answers and (when re-armed) the calls that follow
+        change["cpu_ms"] = round((process_cpu_ns(srv.proc.pid) - cpu) / 1e6, 1)
         quiet_note = "" if quiet else f"  (machine {busy:.0%} busy after {waited:.0f} s)"
         print(f"    change to index {pool.index}: last of {pool.count:,} answers after "
               f"{change['last_ms']:.1f} ms (median {change['median_ms']:.1f}, all read after "
-              f"{change['last_read_ms']:.1f}){'' if rearm else ', not re-armed'}{quiet_note}")
-        if rearm:
-            pool.settle()  # every watcher holds its call again before the next change
+              f"{change['last_read_ms']:.1f}; servreg CPU {change['cpu_ms']:.0f} ms"
+              f"{'' if rearm else ', not re-armed'}){quiet_note}")
         return change
 
     def run(self, binary):
@@ -946,7 +973,8 @@ def watch_figures(watch):
     delays and their p50 and p99 (nearest rank: of 20 changes the p99 is the slowest)."""
     idle, watched = watch["ping_idle"].median(), watch["ping_watched"].median()
     changes = watch["changes"]
-    out = {k: watch[k] for k in ("instances", "watchers", "pattern", "memory", "changes")}
+    out = {k: watch.get(k) for k in ("instances", "watchers", "pattern", "memory", "changes",
+                                     "release_changes")}
     out.update({"ping_idle": idle, "ping_watched": watched,
                 "ping_idle_runs": watch["ping_idle"].runs,
                 "ping_watched_runs": watch["ping_watched"].runs,
@@ -956,6 +984,12 @@ def watch_figures(watch):
         values = [c[field_name] for c in changes]
         out[f"{key}p50_ms"] = watchers.percentile(values, 0.5) if values else None
         out[f"{key}p99_ms"] = watchers.percentile(values, 0.99) if values else None
+    for key in ("ping_idle", "ping_watched"):
+        cpu = [r["cpu_us"] for r in watch[key].runs if "cpu_us" in r]
+        out[f"{key}_cpu_us"] = statistics.median(cpu) if cpu else None
+    for key, series in (("change", changes), ("release", watch.get("release_changes") or [])):
+        cpu = [c["cpu_ms"] for c in series if "cpu_ms" in c]
+        out[f"{key}_cpu_ms"] = statistics.median(cpu) if cpu else None
     return out
 
 
@@ -970,6 +1004,10 @@ def watch_lines(figures, checks, met_text):
                      f"{figures['ping_idle']['rps']:,.0f} req/s, medians of "
                      f"{figures['ping_idle']['runs']}); target >= {WATCH_PING_TARGET:g}x: "
                      f"{met['watch_ping']}")
+    if figures.get("ping_idle_cpu_us") and figures.get("ping_watched_cpu_us"):
+        lines.append(f"servreg CPU per ping: {figures['ping_watched_cpu_us']:.1f} us with "
+                     f"{count:,} watchers waiting, {figures['ping_idle_cpu_us']:.1f} without "
+                     "(medians)")
     if mem:
         lines.append(f"RSS with {count:,} watchers waiting: {mem['more_mib']:+.1f} MiB "
                      f"({mem['none_mib']:.1f} MiB with none, {mem['with_mib']:.1f} with them, "
@@ -983,6 +1021,14 @@ def watch_lines(figures, checks, met_text):
                      f"p50 {figures['median_p50_ms']:.1f} ms; all read by the harness: p50 "
                      f"{figures['read_p50_ms']:.1f}, p99 {figures['read_p99_ms']:.1f} ms); "
                      f"target p99 < {WATCH_DELAY_TARGET_MS} ms: {met['watch_change']}")
+    if figures.get("change_cpu_ms") is not None:
+        release = figures.get("release_cpu_ms")
+        lines.append(f"servreg CPU per change: {figures['change_cpu_ms']:.0f} ms (median), "
+                     f"{figures['change_cpu_ms'] * 1000 / count:.1f} us a watcher, its answer "
+                     "and its next call"
+                     + ("" if release is None else f"; {release:.0f} ms "
+                        f"({release * 1000 / count:.1f} us a watcher) for a change whose "
+                        "answers are not followed by calls"))
     return lines
 
 
