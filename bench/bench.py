@@ -1362,8 +1362,9 @@ def main():
     parser.add_argument("--servreg", default=str(ROOT / "build/bench-release/servreg"),
                         help="the servreg binary (a Release build)")
     parser.add_argument("--smoke", action="store_true",
-                        help="every scenario once, 2 s runs, 1,000 and 10,000 instances, no "
-                             "quiet wait: checks that the harness works, judges no speed")
+                        help="every scenario once, 2 s runs, 1,000 and 10,000 instances, 1,000 "
+                             "watchers, no quiet wait: checks that the harness works, judges no "
+                             "speed")
     parser.add_argument("--quick", action="store_true",
                         help="5 s runs, 2 rounds, no 1,000,000-instance scale")
     parser.add_argument("--duration", type=int, help="seconds per wrk run")
