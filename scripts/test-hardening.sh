@@ -82,8 +82,8 @@ run_asan() {
 
 # The concurrency tests: group commit, the index under readers and writers, many connections,
 # shutdown while busy, the dispatcher's batches.
-tsan_sources='test_storage_*.cpp;test_registry_index.cpp;test_registry_service.cpp;test_jsonrpc_dispatcher.cpp;test_daemon_durability.cpp;test_daemon_http.cpp;test_faults_*.cpp'
-tsan_tests='^(Writer|WriterOnSqlite|Dispatcher|ServiceTest|DaemonDurability|FaultsShutdown|FaultsConnections)\.|Concurrent|^DaemonHttp\.(Pipelined|TwoHundred)|^FaultsHostile\.(TenThousand|SlowReader|Slowloris)|^SociStore\.(Checkpoint|AReader)'
+tsan_sources='test_storage_*.cpp;test_registry_index.cpp;test_registry_service.cpp;test_registry_watch_hub.cpp;test_daemon_watch.cpp;test_jsonrpc_dispatcher.cpp;test_daemon_durability.cpp;test_daemon_http.cpp;test_faults_*.cpp'
+tsan_tests='^(Writer|WriterOnSqlite|Dispatcher|ServiceTest|DaemonDurability|FaultsShutdown|FaultsConnections|WatchHub|DaemonWatchShutdown)\.|^DaemonWatch\.(AWaiting|TheEventStream)|Concurrent|^DaemonHttp\.(Pipelined|TwoHundred)|^FaultsHostile\.(TenThousand|SlowReader|Slowloris)|^SociStore\.(Checkpoint|AReader)'
 
 run_tsan() {
     build_targets=(servreg servreg_tests)

@@ -275,6 +275,37 @@ sd_rpc undrain "[\"http://$sd_a/api\"]"
 sd_expect "$a_up" 15 "an undrained endpoint is discovered and scraped again"
 echo "# service discovery through Prometheus: $((SECONDS - sd_started)) s"
 
+# --- the event stream, read by curl -N -------------------------------------------------------
+
+# A watcher of ops.sse sees the empty answer, the instance that registers, and its expiry at
+# the TTL (3 s) without anyone calling anything: three events, in order.
+curl -sN --max-time 7 "http://127.0.0.1:$port/v1/watch?name=ops.sse" >"$work/sse.txt" &
+sse_pid=$!
+wait_for "[ -s '$work/sse.txt' ]" 5 || true
+rpc '{"jsonrpc":"2.0","method":"ping","params":["ops.sse","10.9.8.1",80],"id":7}'
+wait "$sse_pid" || true  # curl ends at --max-time
+if /usr/bin/python3 - "$work/sse.txt" <<'PY'
+import json, sys
+text = open(sys.argv[1]).read()
+events = [block for block in text.split("\n\n") if block.strip() and not block.startswith(":")]
+got = []
+for block in events:
+    fields = dict(line.split(": ", 1) for line in block.splitlines())
+    data = json.loads(fields["data"])
+    assert fields["event"] == "instances" and int(fields["id"]) == data["index"], block
+    got.append((data["index"], data["instances"]))
+answers = [instances for _, instances in got]
+indexes = [index for index, _ in got]
+want = [[], [{"host": "10.9.8.1", "port": 80}], []]
+if answers != want or indexes != sorted(set(indexes)):
+    sys.exit(f"events {got!r}, expected the answers {want!r} with growing indexes:\n{text}")
+PY
+then
+    pass "curl -N reads /v1/watch: the answer, a registration and an expiry, as events"
+else
+    fail "curl -N reads /v1/watch: the answer, a registration and an expiry, as events"
+fi
+
 # --- the status page in headless Chromium ----------------------------------------------------
 
 artifacts="$SERVREG_ROOT/tests/artifacts"

@@ -307,7 +307,7 @@ TEST(CommandLine, Help) {
               "--strict-jsonrpc", "--api-token", "--max-connections", "--version", "SERVREG_",
               "servreg ping NAME HOST PORT", "unregister", "servreg ping NAME URL",
               "servreg unregister URL", "servreg drain HOST PORT | URL",
-              "servreg undrain HOST PORT | URL"})
+              "servreg undrain HOST PORT | URL", "servreg watch PATTERN"})
             EXPECT_NE(e.message.find(option), std::string::npos)
                 << "flag=" << flag << " help lacks " << option << ":\n"
                 << e.message;
@@ -356,6 +356,7 @@ TEST(CommandLine, EverySubcommand) {
         {{"drain", "https://h/api"}, {"https://h/api"}},
         {{"undrain", "10.0.0.7", "8080"}, {"10.0.0.7", "8080"}},
         {{"undrain", "http://h:1/api"}, {"http://h:1/api"}},
+        {{"watch", "billing.*"}, {"billing.*"}},
     };
     for (const auto& [args, expected] : cases) {
         client_command c = client(args);
@@ -377,6 +378,19 @@ TEST(CommandLine, MetaOfPingAndLocate) {
     c = client({"locate", "--meta", "zone=b", "billing.*"});
     EXPECT_EQ(c.args, (std::vector<std::string>{"billing.*"})) << join(c.args);
     EXPECT_EQ(c.meta, (std::map<std::string, std::string>{{"zone", "b"}}));
+    c = client({"watch", "--meta", "zone=c", "billing.*", "--meta", "tier=gold"});
+    EXPECT_EQ(c.args, (std::vector<std::string>{"billing.*"})) << join(c.args);
+    EXPECT_EQ(c.meta, (std::map<std::string, std::string>{{"zone", "c"}, {"tier", "gold"}}));
+}
+
+TEST(CommandLine, WatchWaitsThirtySecondsUnlessTold) {
+    client_command c = client({"watch", "billing.*"});
+    EXPECT_EQ(c.wait, std::chrono::seconds(30));
+    EXPECT_FALSE(c.json);
+    c = client({"watch", "--wait", "600", "--json", "billing.*"});
+    EXPECT_EQ(c.wait, std::chrono::seconds(600));
+    EXPECT_TRUE(c.json);
+    EXPECT_EQ(client({"watch", "--wait=1", "x"}).wait, std::chrono::seconds(1));
 }
 
 TEST(CommandLine, SubcommandEnvironmentAndCommandLineWins) {
@@ -431,6 +445,15 @@ TEST(CommandLine, SubcommandBadUsage) {
         {{"list", "--registry", "ftp://x"}, "--registry: not an http:// or https:// URL"},
         {{"list", "--registry"}, "--registry"},
         {{"list", "--api-token", ""}, "--api-token: must not be empty"},
+        {{"watch"}, "expected PATTERN, got 0 arguments"},
+        {{"watch", "a", "b"}, "'b': unexpected argument"},
+        {{"watch", "--wait", "0", "a"}, "--wait: '0' is not a number of seconds (1-600)"},
+        {{"watch", "--wait", "601", "a"}, "--wait: '601'"},
+        {{"watch", "--wait", "1.5", "a"}, "--wait: '1.5'"},
+        {{"watch", "--wait", "", "a"}, "--wait: ''"},
+        {{"watch", "a", "--wait"}, "--wait"},
+        {{"watch", "--meta", "k", "a"}, "--meta: 'k' is not KEY=VALUE"},
+        {{"locate", "--wait", "5", "a"}, "--wait: unknown option"},
     };
     for (const auto& [args, what] : cases) {
         auto e = exit_of(args);
@@ -458,7 +481,8 @@ TEST(CommandLine, SubcommandHelp) {
         {"list", {"PATTERN"}},
         {"unregister", {"HOST", "PORT", "URL"}},
         {"drain", {"HOST", "PORT", "URL"}},
-        {"undrain", {"HOST", "PORT", "URL"}}};
+        {"undrain", {"HOST", "PORT", "URL"}},
+        {"watch", {"PATTERN", "--meta KEY=VALUE", "--wait SECONDS", "SIGINT", "exit status 3"}}};
     for (const auto& [verb, arguments] : verbs) {
         auto e = exit_of({verb, "--help"});
         EXPECT_EQ(e.status, 0) << "verb=" << verb << " message=" << e.message;
@@ -468,7 +492,7 @@ TEST(CommandLine, SubcommandHelp) {
             EXPECT_NE(e.message.find(w), std::string::npos)
                 << "verb=" << verb << " help lacks " << w << ":\n"
                 << e.message;
-        const bool meta = verb == "ping" || verb == "locate";
+        const bool meta = verb == "ping" || verb == "locate" || verb == "watch";
         EXPECT_EQ(e.message.find("--meta") != std::string::npos, meta)
             << "verb=" << verb << " help:\n"
             << e.message;

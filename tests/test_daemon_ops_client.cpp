@@ -2,7 +2,8 @@
 // table and with --json, the registry URL from the option or the environment, the API token,
 // and each exit status (0 success, 1 registry error, 2 bad usage, 3 unreachable). Also the
 // subcommands of SPEC 4.1 (ping and unregister by URL, drain, undrain, --meta), against a
-// scripted registry that answers as the SPEC writes, and against the daemon.
+// scripted registry that answers as the SPEC writes, and against the daemon; and watch (SPEC
+// 4.2), read as it prints, change by change.
 #include <gtest/gtest.h>
 
 #include <future>
@@ -27,6 +28,94 @@ constexpr const char* token = "cl1ent-t0ken";
 constexpr bool daemon_has_url_pings = true;
 #define SKIP_WITHOUT_URL_PINGS() \
     if (!daemon_has_url_pings) GTEST_SKIP() << "needs the daemon's url pings"
+
+// servreg watch in the background. Its stdout goes to a file, read line by line as it grows:
+// a file, like a pipe, is fully buffered, so a change shows only if the client flushes it.
+class watch_process {
+public:
+    explicit watch_process(std::vector<std::string> args)
+        : args_(std::move(args)), out_path_(dir_.file("out")), err_path_(dir_.file("err")) {
+        pid_ = spawn_servreg(args_, {}, out_path_, err_path_);
+    }
+    ~watch_process() {
+        if (!exited_) {
+            ::kill(pid_, SIGKILL);
+            ::waitpid(pid_, nullptr, 0);
+        }
+    }
+    watch_process(const watch_process&) = delete;
+    watch_process& operator=(const watch_process&) = delete;
+
+    // The next line printed, without its newline; nothing when none comes within `limit`.
+    std::optional<std::string> next_line(
+        std::chrono::milliseconds limit = std::chrono::seconds(10)) {
+        std::optional<std::string> line;
+        wait_until(
+            [&] {
+                const std::string out = read_file(out_path_);
+                const auto end = out.find('\n', consumed_);
+                if (end == std::string::npos) return false;
+                line = out.substr(consumed_, end - consumed_);
+                consumed_ = end + 1;
+                return true;
+            },
+            limit);
+        return line;
+    }
+
+    // The next change of the table form: its "--- TIME, index N: ..." line and the table of
+    // locate below it (none for "no alive instance"); nothing when it is not all there in time.
+    struct change {
+        std::uint64_t index = 0;
+        std::string heading;
+        std::vector<std::string> table;
+    };
+    std::optional<change> next_change(std::chrono::milliseconds limit = std::chrono::seconds(10)) {
+        static const std::regex heading(
+            R"(--- \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC, index (\d+): (no alive instance|(\d+) alive instances?))");
+        auto line = next_line(limit);
+        std::smatch m;
+        if (!line || !std::regex_match(*line, m, heading)) return std::nullopt;
+        change c{std::stoull(m[1].str()), *line, {}};
+        const std::size_t rows = m[3].matched ? std::stoul(m[3].str()) + 1 : 0;
+        while (c.table.size() < rows) {
+            auto row = next_line(limit);
+            if (!row) return std::nullopt;
+            c.table.push_back(*row);
+        }
+        return c;
+    }
+
+    // Waits for the process to end: its exit status, 128 + the signal that ended it, or -1
+    // when it still runs after `limit`.
+    int wait(std::chrono::milliseconds limit = std::chrono::seconds(10)) {
+        if (!exited_) {
+            wait_until([&] { return exited_ = ::waitpid(pid_, &status_, WNOHANG) == pid_; }, limit);
+            if (!exited_) return -1;
+        }
+        if (WIFEXITED(status_)) return WEXITSTATUS(status_);
+        return WIFSIGNALED(status_) ? 128 + WTERMSIG(status_) : -1;
+    }
+    void signal(int sig) const { ::kill(pid_, sig); }
+
+    std::string describe() {
+        run_result r;
+        r.status = wait(std::chrono::milliseconds(0));  // -1 while it runs
+        r.out = read_file(out_path_);
+        r.err = read_file(err_path_);
+        return servreg::test::describe(args_, r);
+    }
+
+private:
+    temp_dir dir_;
+    std::vector<std::string> args_;
+    std::string out_path_;
+    std::string err_path_;
+    pid_t pid_ = -1;
+    bool exited_ = false;
+    int status_ = 0;
+    std::size_t consumed_ = 0;
+};
 
 class DaemonClient : public ::testing::Test {
 protected:
@@ -243,6 +332,105 @@ TEST_F(DaemonClient, DrainLeavesAnInstanceOutUntilUndrain) {
     EXPECT_EQ(call(daemon_->port(), "locate_service", {"client.drain"}).result().size(), 1u);
 }
 
+TEST_F(DaemonClient, WatchPrintsTheAnswerAtOnceAndAgainAtEveryChange) {
+    ASSERT_TRUE(succeeds({"ping", "client.watch", "10.44.0.2", "2"}));
+    watch_process watch({"watch", "--registry", url(), "client.wat?h"});
+    auto first = watch.next_change();
+    ASSERT_TRUE(first) << watch.describe();
+    EXPECT_NE(first->heading.find(": 1 alive instance"), std::string::npos) << watch.describe();
+    EXPECT_EQ(first->table, (std::vector<std::string>{"HOST       PORT", "10.44.0.2  2"}))
+        << watch.describe();
+
+    // A new instance: printed again, with a new index, well within the 30 s of --wait.
+    auto started = std::chrono::steady_clock::now();
+    ASSERT_TRUE(succeeds({"ping", "client.watch", "10.44.0.1", "1"}));
+    auto second = watch.next_change();
+    const auto took = std::chrono::steady_clock::now() - started;
+    ASSERT_TRUE(second) << watch.describe();
+    EXPECT_NE(second->index, first->index) << watch.describe();
+    EXPECT_EQ(second->table,
+              (std::vector<std::string>{"HOST       PORT", "10.44.0.1  1", "10.44.0.2  2"}))
+        << watch.describe();
+    EXPECT_LT(took, std::chrono::seconds(5)) << watch.describe();
+
+    // A heartbeat changes nothing; a drain and an unregister do.
+    ASSERT_TRUE(succeeds({"ping", "client.watch", "10.44.0.1", "1"}));
+    ASSERT_TRUE(succeeds({"drain", "10.44.0.1", "1"}));
+    auto third = watch.next_change();
+    ASSERT_TRUE(third) << watch.describe();
+    EXPECT_EQ(third->table, (std::vector<std::string>{"HOST       PORT", "10.44.0.2  2"}))
+        << "the drain, and nothing for the heartbeat before it" << watch.describe();
+    ASSERT_TRUE(succeeds({"unregister", "10.44.0.2", "2"}));
+    auto fourth = watch.next_change();
+    ASSERT_TRUE(fourth) << watch.describe();
+    EXPECT_NE(fourth->heading.find(": no alive instance"), std::string::npos) << watch.describe();
+    EXPECT_TRUE(fourth->table.empty()) << watch.describe();
+
+    // SIGTERM ends it between two prints, with exit status 0.
+    watch.signal(SIGTERM);
+    EXPECT_EQ(watch.wait(), 0) << watch.describe();
+    EXPECT_FALSE(watch.next_line(std::chrono::milliseconds(0))) << watch.describe();
+}
+
+TEST_F(DaemonClient, WatchJsonPrintsOneReplyALine) {
+    ASSERT_TRUE(succeeds({"ping", "--meta", "zone=a", "client.wjson", "10.44.1.1", "1"}));
+    ASSERT_TRUE(succeeds({"ping", "--meta", "zone=b", "client.wjson", "10.44.1.2", "2"}));
+    watch_process watch(
+        {"watch", "--json", "--registry", url(), "--meta", "zone=a", "--wait", "5", "client.wjs*"});
+    const auto next = [&watch]() -> json {
+        auto line = watch.next_line();
+        return line ? json::parse(*line, nullptr, false) : json();
+    };
+    json first = next();
+    ASSERT_TRUE(first.is_object()) << watch.describe();
+    EXPECT_EQ(first["instances"], json::parse(R"([{"host": "10.44.1.1", "port": 1}])"))
+        << watch.describe();
+    ASSERT_TRUE(first["index"].is_number_unsigned()) << watch.describe();
+    EXPECT_GT(first["index"].get<std::uint64_t>(), 0u) << watch.describe();
+    EXPECT_EQ(first.size(), 2u) << watch.describe();
+
+    // An instance without zone=a changes nothing this watch sees; one with it does.
+    ASSERT_TRUE(succeeds({"ping", "--meta", "zone=b", "client.wjson", "10.44.1.3", "3"}));
+    ASSERT_TRUE(succeeds({"ping", "--meta", "zone=a", "client.wjson", "http://10.44.1.4:4/x"}));
+    json second = next();
+    ASSERT_TRUE(second.is_object()) << watch.describe();
+    EXPECT_NE(second["index"], first["index"]) << watch.describe();
+    EXPECT_EQ(second["instances"],
+              json::parse(R"([{"host": "10.44.1.1", "port": 1}, "http://10.44.1.4:4/x"])"))
+        << watch.describe();
+
+    watch.signal(SIGINT);
+    EXPECT_EQ(watch.wait(), 0) << watch.describe();
+}
+
+TEST_F(DaemonClient, WatchGoesOnAfterCallsThatWaitedInVain) {
+    watch_process watch({"watch", "--wait", "1", "--registry", url(), "client.wvain"});
+    auto first = watch.next_change();
+    ASSERT_TRUE(first) << watch.describe();
+    EXPECT_NE(first->heading.find("no alive instance"), std::string::npos) << watch.describe();
+    // Two calls or more end at their --wait with the same index: nothing printed, no exit.
+    EXPECT_FALSE(watch.next_line(std::chrono::milliseconds(2500))) << watch.describe();
+    EXPECT_EQ(watch.wait(std::chrono::milliseconds(0)), -1) << watch.describe();
+    ASSERT_TRUE(succeeds({"ping", "client.wvain", "10.44.2.1", "1"}));
+    auto second = watch.next_change();
+    ASSERT_TRUE(second) << watch.describe();
+    EXPECT_EQ(second->table, (std::vector<std::string>{"HOST       PORT", "10.44.2.1  1"}))
+        << watch.describe();
+    watch.signal(SIGTERM);
+    EXPECT_EQ(watch.wait(), 0) << watch.describe();
+}
+
+TEST_F(DaemonClient, WatchOfABadPatternExitsOne) {
+    auto r = client({"watch", std::string(300, 'p')});
+    EXPECT_EQ(r.status, 1) << describe(last_args_, r);
+    EXPECT_NE(r.err.find("-32602"), std::string::npos) << describe(last_args_, r);
+    EXPECT_EQ(r.out, "") << describe(last_args_, r);
+    r = client({"watch", "--json", std::string(300, 'p')});
+    EXPECT_EQ(r.status, 1) << describe(last_args_, r);
+    EXPECT_EQ(json::parse(r.out, nullptr, false)["error"]["code"], -32602)
+        << describe(last_args_, r);
+}
+
 TEST_F(DaemonClient, RegistryErrorExitsOneWithTheReason) {
     // A name of 300 characters passes the client's usage checks; the registry refuses it.
     auto r = client({"ping", std::string(300, 'n'), "10.40.5.1", "1"});
@@ -319,6 +507,12 @@ TEST(Client, BadUsageExitsTwo) {
         {"drain", "b", "0"},
         {"undrain", "b", "1", "extra"},
         {"undrain", "--meta", "k=1", "http://b/api"},
+        {"watch"},
+        {"watch", "a", "b"},
+        {"watch", "--wait", "0", "a"},
+        {"watch", "--wait", "601", "a"},
+        {"watch", "--meta", "k", "a"},
+        {"watch", "--registry", "ftp://127.0.0.1/api", "a"},
     };
     for (const auto& args : cases) {
         auto r = run_servreg(args);
@@ -344,6 +538,8 @@ TEST(Client, UnreachableRegistryExitsThree) {
           std::vector<std::string>{"ping", "--registry", url, "--meta", "k=v", "a", "http://b/"},
           std::vector<std::string>{"drain", "--registry", url, "b", "1"},
           std::vector<std::string>{"undrain", "--registry", url, "http://b/api"},
+          std::vector<std::string>{"watch", "--registry", url, "a"},
+          std::vector<std::string>{"watch", "--registry", url, "--json", "a"},
           std::vector<std::string>{"list", "--registry", "http://no-such-host.invalid:5000/api"}}) {
         auto r = run_servreg(args);
         EXPECT_EQ(r.status, 3) << describe(args, r);
@@ -497,6 +693,22 @@ TEST(Client, NewSubcommandsSendTheirCallsWithTheToken) {
         EXPECT_EQ(runs[i].status, 0) << describe(commands[i], runs[i]);
         EXPECT_EQ(runs[i].out, exchanges[i].out) << describe(commands[i], runs[i]);
     }
+}
+
+TEST(Client, WatchExitsThreeWhenTheRegistryGoesAway) {
+    auto daemon = std::make_unique<registry_daemon>();
+    const std::string url = "http://127.0.0.1:" + std::to_string(daemon->port()) + "/api";
+    watch_process watch({"watch", "--registry", url, "gone.*"});
+    auto first = watch.next_change();
+    ASSERT_TRUE(first) << watch.describe();
+    EXPECT_NE(first->heading.find("no alive instance"), std::string::npos) << watch.describe();
+    // Stopped while the watch waits for a change: the call is answered or cut, and the next
+    // one finds nobody.
+    daemon->process().signal(SIGTERM);
+    EXPECT_EQ(daemon->process().wait(), 0) << daemon->process().log();
+    EXPECT_EQ(watch.wait(), 3) << watch.describe();
+    EXPECT_NE(watch.describe().find("cannot reach the registry"), std::string::npos)
+        << watch.describe();
 }
 
 TEST(Client, SilentServerTimesOutAndExitsThree) {

@@ -139,9 +139,9 @@ TEST_F(DaemonStatusPage, ThePagesScriptCallsListServicesWithJsonContentType) {
     auto page = get(port(), "/").body;
     EXPECT_NE(page.find("method: \"list_services\""), std::string::npos);
     EXPECT_NE(page.find("\"Content-Type\": \"application/json\""), std::string::npos);
-    // What the script posts is answered.
-    auto x = call(port(), "list_services", {"page.*"});
-    EXPECT_EQ(x.result().size(), 3u) << x.describe();
+    // What the script posts is answered (a pattern no other test of the suite adds to).
+    auto x = call(port(), "list_services", {"page.billing"});
+    EXPECT_EQ(x.result().size(), 2u) << x.describe();
 }
 
 }  // namespace

@@ -3,7 +3,9 @@
 // batch that never waits, GET /v1/watch as Server-Sent Events with Last-Event-ID, and SIGTERM
 // answering the calls that wait.
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -181,6 +183,8 @@ public:
         }
     }
 
+    int fd() const { return conn_.fd(); }
+
     // The data of an event, parsed.
     static json data_of(const std::string& event) {
         const auto at = event.find("data: ");
@@ -262,6 +266,68 @@ TEST_F(DaemonWatch, ABadEventStreamQueryIsA400) {
     EXPECT_EQ(r->header("allow"), "GET");
 }
 
+// A reader that stops reading holds one event at most in servreg: once the socket's buffers are
+// full and a write has not completed for 10 s, its connection is closed, while a reader that
+// keeps up goes on getting every change.
+TEST_F(DaemonWatch, AReaderThatStopsReadingIsClosedAndDelaysNobody) {
+    // Large events: 2000 instances with 200-byte host names, some 450 KB per event.
+    const std::string padding(190, 'h');
+    for (int batch = 0; batch < 2; ++batch) {
+        json calls = json::array();
+        for (int i = 0; i < 1000; ++i) {
+            calls.push_back(json::parse(call_text(
+                "ping", {"slow.svc", padding + std::to_string(batch * 1000 + i), 80}, i)));
+        }
+        const auto x = rpc(port(), calls.dump());
+        ASSERT_TRUE(x.body.is_array() && x.body.size() == 1000) << x.reply.body.substr(0, 300);
+    }
+    // Pings and scrapes on one keep-alive connection, so that the count of open connections
+    // is exactly this one and the two streams until the stalled one is closed.
+    connection mine(port());
+    const auto exchange = [&mine](const std::string& request) {
+        EXPECT_TRUE(mine.send(request));
+        auto r = mine.read_reply();
+        return r ? r->body : std::string();
+    };
+    const auto open_connections = [&] {
+        const auto m = exchange("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
+        const auto at = m.find("\nservreg_http_connections_open ");
+        return at == std::string::npos ? -1 : std::stoi(m.substr(at + 31));
+    };
+
+    event_reader stalled(port(), "name=slow.*");
+    const int small = 4096;
+    ::setsockopt(stalled.fd(), SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+    event_reader keeping_up(port(), "name=slow.*");
+    keeping_up.head();
+    ASSERT_FALSE(keeping_up.next_event(5s).empty());
+    // Earlier tests' connections may take a moment to be closed.
+    ASSERT_TRUE(eventually([&] { return open_connections() == 3; }))
+        << "open connections: " << open_connections();
+
+    const auto started = steady::now();
+    int changes = 0;
+    bool closed = false;
+    while (steady::now() - started < 40s && !closed) {
+        const auto reply = exchange(
+            post_request(call_text("ping", {"slow.x", "10.9.0.1", 1000 + changes}, changes)));
+        ASSERT_NE(reply.find("\"result\":true"), std::string::npos) << reply;
+        ++changes;
+        // Every change reaches the reader that keeps up.
+        const json event = event_reader::data_of(keeping_up.next_event(5s));
+        ASSERT_TRUE(event.is_object()) << "the reader that keeps up missed change " << changes;
+        ASSERT_EQ(event["instances"].size(), 2000u + changes) << "not the latest answer";
+        closed = open_connections() == 2;
+    }
+    EXPECT_TRUE(closed) << "the stalled reader's connection is still open after " << changes
+                        << " changes";
+    std::printf(
+        "stalled event-stream reader closed after %lld ms and %d changes\n",
+        static_cast<long long>(
+            std::chrono::duration_cast<std::chrono::milliseconds>(steady::now() - started).count()),
+        changes);
+}
+
 TEST(DaemonWatchExpiry, AnExpiryAnswersWithoutAnyoneCallingAnything) {
     registry_daemon daemon({"--ttl", "1"});
     const auto p = daemon.port();
@@ -298,6 +364,10 @@ TEST(DaemonWatchShutdown, SigtermAnswersWaitingCallsAtOnce) {
     stream.head();
     ASSERT_FALSE(stream.next_event(5s).empty());
     ASSERT_FALSE(calls.back()->answered_within(500ms));
+    const auto metrics = get(p, "/metrics").body;
+    EXPECT_NE(metrics.find("\nservreg_watch_waiting 6\n"), std::string::npos)
+        << "five calls and a stream wait:\n"
+        << metrics;
     const auto signalled = steady::now();
     daemon.process().signal(SIGTERM);
     for (auto& c : calls) {
@@ -307,6 +377,36 @@ TEST(DaemonWatchShutdown, SigtermAnswersWaitingCallsAtOnce) {
     }
     EXPECT_EQ(daemon.process().wait(5s), 0) << daemon.process().log();
     EXPECT_LT(steady::now() - signalled, 5s);
+}
+
+// Every waiting call is a descriptor: a daemon started with the shells' usual soft limit of 1024
+// raises it towards --max-connections, as far as the hard limit allows.
+TEST(DaemonDescriptors, TheSoftLimitIsRaisedForMaxConnections) {
+    rlimit mine{};
+    ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &mine), 0);
+    if (mine.rlim_max != RLIM_INFINITY && mine.rlim_max < 10'064) {
+        GTEST_SKIP() << "the hard limit (" << mine.rlim_max << ") is below what is asked";
+    }
+    rlimit low = mine;
+    low.rlim_cur = 1024;
+    ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &low), 0);
+    std::unique_ptr<registry_daemon> daemon;
+    try {
+        daemon = std::make_unique<registry_daemon>(
+            std::vector<std::string>{"--max-connections", "10000"});
+    } catch (...) {
+        ::setrlimit(RLIMIT_NOFILE, &mine);
+        throw;
+    }
+    ::setrlimit(RLIMIT_NOFILE, &mine);
+    const std::string limits =
+        read_file("/proc/" + std::to_string(daemon->process().pid()) + "/limits");
+    const auto at = limits.find("Max open files");
+    ASSERT_NE(at, std::string::npos) << limits;
+    std::istringstream line(limits.substr(at + 14));
+    unsigned long soft = 0;
+    line >> soft;
+    EXPECT_EQ(soft, 10'064u) << limits;
 }
 
 }  // namespace

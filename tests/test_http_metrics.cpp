@@ -19,14 +19,19 @@ TEST(MetricsFormat, EveryFamilyHasHelpAndTypeAndEveryLineParses) {
     m.record_call("ping", 0, 300us);
     m.record_call("locate_service", -32602, 20us);
     m.record_commit(2ms, 5, true);
-    const std::string text = m.render(
-        {.alive = 4, .dead = 2, .connections = {3, 10, 1}, .database_up = true, .services = {}});
+    const std::string text = m.render({.alive = 4,
+                                       .dead = 2,
+                                       .connections = {3, 10, 1},
+                                       .database_up = true,
+                                       .services = {},
+                                       .watching = 7});
     auto samples = samples_of(text);
     for (std::string family :
          {"servreg_build_info", "servreg_rpc_requests_total", "servreg_rpc_duration_seconds",
           "servreg_instances", "servreg_db_commit_duration_seconds", "servreg_db_writes_total",
           "servreg_db_commit_failures_total", "servreg_db_up", "servreg_http_connections_open",
-          "servreg_http_connections_accepted_total", "servreg_http_connections_refused_total"}) {
+          "servreg_http_connections_accepted_total", "servreg_http_connections_refused_total",
+          "servreg_watch_waiting"}) {
         EXPECT_NE(text.find("# HELP " + family + " "), std::string::npos) << family << "\n" << text;
         EXPECT_NE(text.find("# TYPE " + family + " "), std::string::npos) << family << "\n" << text;
     }
@@ -39,6 +44,7 @@ TEST(MetricsFormat, EveryFamilyHasHelpAndTypeAndEveryLineParses) {
     EXPECT_EQ(value_of(samples, R"(servreg_instances{state="alive"})"), 4) << text;
     EXPECT_EQ(value_of(samples, R"(servreg_instances{state="dead"})"), 2) << text;
     EXPECT_EQ(value_of(samples, "servreg_http_connections_open"), 3) << text;
+    EXPECT_EQ(value_of(samples, "servreg_watch_waiting"), 7) << text;
     EXPECT_EQ(value_of(samples, "servreg_http_connections_accepted_total"), 10) << text;
     EXPECT_EQ(value_of(samples, "servreg_http_connections_refused_total"), 1) << text;
     EXPECT_EQ(value_of(samples, "servreg_db_writes_total"), 5) << text;

@@ -3,6 +3,7 @@
 // describes them print, with their exit statuses.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -93,6 +94,8 @@ TEST(ClientRequest, EveryFormOfEverySubcommand) {
          R"({"method": "undrain", "params": {"host": "10.0.0.5", "port": 8001}})"},
         {command("undrain", {"http://h:1/api"}),
          R"({"method": "undrain", "params": {"url": "http://h:1/api"}})"},
+        {command("watch", {"billing.*"}),
+         R"({"method": "watch_service", "params": {"name": "billing.*", "index": 0, "wait": 30}})"},
     };
     for (const auto& [cmd, wanted] : cases) {
         json expected = json::parse(wanted);
@@ -309,6 +312,120 @@ TEST(ClientResult, MalformedResultsAreRegistryErrors) {
         auto p = present(cmd, result);
         EXPECT_EQ(p.out.status, 1) << p.text();
         EXPECT_NE(p.out.err.find("unexpected result"), std::string::npos) << p.text();
+    }
+}
+
+// One round of servreg watch: `result` answered to the call after `index`.
+struct watched {
+    client_command cmd;
+    std::uint64_t index = 0;
+    std::string body;
+    jsonrpc::watch_step step;
+    std::string text() const {
+        return describe(cmd, body, step.output) + "\nasked after index " + std::to_string(index) +
+               ", next index " + std::to_string(step.index);
+    }
+};
+
+watched watch_round(const client_command& cmd, std::uint64_t index, const std::string& result) {
+    watched w{cmd, index, reply_with(result), {}};
+    w.step = jsonrpc::watch_result(cmd, index, 200, w.body, now_ms);
+    return w;
+}
+
+TEST(WatchRequest, AsksAfterTheIndexWithWaitAndMeta) {
+    client_command cmd = command("watch", {"b*"}, {{"zone", "a"}});
+    cmd.wait = std::chrono::seconds(5);
+    const json wanted = {
+        {"jsonrpc", "2.0"},
+        {"method", "watch_service"},
+        {"params", {{"name", "b*"}, {"index", 17}, {"wait", 5}, {"meta", {{"zone", "a"}}}}},
+        {"id", 1}};
+    EXPECT_EQ(json::parse(jsonrpc::watch_request(cmd, 17)), wanted) << describe(cmd);
+    EXPECT_EQ(json::parse(jsonrpc::client_request(cmd))["params"]["index"], 0) << describe(cmd);
+}
+
+TEST(WatchResult, ANewIndexPrintsTheTimeTheIndexAndLocatesTable) {
+    auto w = watch_round(command("watch", {"b*"}), 0,
+                         R"({"index": 41, "instances": [{"host": "10.0.0.5", "port": 8001},
+                                                        {"host": "10.0.0.6", "port": 8002}]})");
+    EXPECT_EQ(w.step.output.status, 0) << w.text();
+    EXPECT_EQ(w.step.index, 41u) << w.text();
+    EXPECT_EQ(w.step.output.out,
+              "--- 2026-11-28 10:15:35 UTC, index 41: 2 alive instances\n"
+              "HOST      PORT\n"
+              "10.0.0.5  8001\n"
+              "10.0.0.6  8002\n")
+        << w.text();
+    EXPECT_EQ(w.step.output.err, "") << w.text();
+
+    w = watch_round(command("watch", {"b*"}), 41,
+                    R"({"index": 42, "instances": ["http://h/api", {"host": "::1", "port": 1}]})");
+    EXPECT_EQ(w.step.index, 42u) << w.text();
+    EXPECT_EQ(w.step.output.out,
+              "--- 2026-11-28 10:15:35 UTC, index 42: 2 alive instances\n"
+              "URL\nhttp://h/api\nhttp://[::1]:1/api\n")
+        << w.text();
+
+    w = watch_round(command("watch", {"b*"}), 42, R"({"index": 43, "instances": []})");
+    EXPECT_EQ(w.step.output.status, 0) << w.text();
+    EXPECT_EQ(w.step.output.out, "--- 2026-11-28 10:15:35 UTC, index 43: no alive instance\n")
+        << w.text();
+    w = watch_round(command("watch", {"b*"}), 43,
+                    R"({"index": 44, "instances": [{"host": "h", "port": 1}]})");
+    EXPECT_EQ(w.step.output.out,
+              "--- 2026-11-28 10:15:35 UTC, index 44: 1 alive instance\nHOST  PORT\nh     1\n")
+        << w.text();
+}
+
+TEST(WatchResult, TheSameIndexPrintsNothing) {
+    for (bool as_json : {false, true}) {
+        auto w = watch_round(command("watch", {"b*"}, {}, as_json), 7,
+                             R"({"index": 7, "instances": [{"host": "h", "port": 1}]})");
+        EXPECT_EQ(w.step.output.status, 0) << w.text();
+        EXPECT_EQ(w.step.index, 7u) << w.text();
+        EXPECT_EQ(w.step.output.out, "") << w.text();
+        EXPECT_EQ(w.step.output.err, "") << w.text();
+    }
+}
+
+TEST(WatchResult, JsonIsTheResultOnOneLine) {
+    const std::string result = R"({"index": 9, "instances": ["http://h/api",
+                                                              {"host": "h", "port": 1}]})";
+    auto w = watch_round(command("watch", {"b*"}, {}, true), 0, result);
+    EXPECT_EQ(w.step.output.status, 0) << w.text();
+    EXPECT_EQ(w.step.index, 9u) << w.text();
+    ASSERT_FALSE(w.step.output.out.empty()) << w.text();
+    EXPECT_EQ(w.step.output.out.find('\n'), w.step.output.out.size() - 1) << w.text();
+    EXPECT_EQ(json::parse(w.step.output.out, nullptr, false), json::parse(result)) << w.text();
+}
+
+TEST(WatchResult, ErrorsAndMalformedAnswersEndTheWatch) {
+    const client_command cmd = command("watch", {"b*"});
+    const std::string refused =
+        R"({"jsonrpc": "2.0", "result": null, "id": 1,
+            "error": {"code": -32602, "message": "Invalid params", "data": "name: too long"}})";
+    auto step = jsonrpc::watch_result(cmd, 5, 200, refused, now_ms);
+    EXPECT_EQ(step.output.status, 1) << refused << "\n" << step.output.err;
+    EXPECT_NE(step.output.err.find("-32602"), std::string::npos) << step.output.err;
+    EXPECT_NE(step.output.err.find("name: too long"), std::string::npos) << step.output.err;
+    EXPECT_EQ(step.output.out, "") << step.output.out;
+    step = jsonrpc::watch_result(command("watch", {"b*"}, {}, true), 5, 200, refused, now_ms);
+    EXPECT_EQ(json::parse(step.output.out, nullptr, false)["error"]["code"], -32602)
+        << step.output.out;
+
+    step = jsonrpc::watch_result(cmd, 0, 404, "not found", now_ms);
+    EXPECT_EQ(step.output.status, 1) << step.output.err;
+    EXPECT_NE(step.output.err.find("HTTP 404"), std::string::npos) << step.output.err;
+
+    for (const std::string result :
+         {R"([{"host": "h", "port": 1}])", R"({"index": 0, "instances": []})",
+          R"({"index": -3, "instances": []})", R"({"index": "4", "instances": []})",
+          R"({"index": 4})", R"({"index": 4, "instances": [7]})", "true"}) {
+        auto w = watch_round(cmd, 3, result);
+        EXPECT_EQ(w.step.output.status, 1) << w.text();
+        EXPECT_NE(w.step.output.err.find("unexpected result"), std::string::npos) << w.text();
+        EXPECT_EQ(w.step.output.out, "") << w.text();
     }
 }
 

@@ -4,7 +4,9 @@
 
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
 
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <memory>
@@ -55,6 +57,29 @@ void log_restart_grace(const registry::restart_grace& grace, std::int64_t now_ms
         down_s, grace.instances, (grace.until_ms - now_ms) / 1000);
 }
 
+// Every open connection is a descriptor, a watch_service call that waits too: the soft limit
+// (1024 in most shells) is raised towards --max-connections and what the process needs
+// besides, as far as the hard limit allows, as Go raises it for Consul and etcd.
+void raise_descriptor_limit(std::size_t max_connections) {
+    constexpr rlim_t spare = 64;  // the database, the access log, listeners, the loops
+    rlimit limit{};
+    if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return;
+    const rlim_t wanted = static_cast<rlim_t>(max_connections) + spare;
+    if (limit.rlim_cur >= wanted) return;
+    const rlim_t raised =
+        limit.rlim_max == RLIM_INFINITY ? wanted : std::min(wanted, limit.rlim_max);
+    if (raised > limit.rlim_cur) {
+        limit.rlim_cur = raised;
+        ::setrlimit(RLIMIT_NOFILE, &limit);
+    }
+    if (raised < wanted) {
+        spdlog::warn(
+            "--max-connections {} needs about {} file descriptors, but the hard limit is {}: "
+            "connections past that are refused (raise LimitNOFILE or ulimit -Hn)",
+            max_connections, wanted, limit.rlim_max);
+    }
+}
+
 }  // namespace
 
 int run_daemon(const config::options& opts) {
@@ -65,6 +90,7 @@ int run_daemon(const config::options& opts) {
     // fail the write at hand, not kill the process, as SIGXFSZ and SIGPIPE do by default.
     std::signal(SIGXFSZ, SIG_IGN);
     std::signal(SIGPIPE, SIG_IGN);
+    raise_descriptor_limit(opts.limits.max_connections);
 
     std::unique_ptr<http::access_log> access;
     if (opts.accesslog) {
@@ -109,6 +135,13 @@ int run_daemon(const config::options& opts) {
         return 1;
     }
 
+    // Watchers are woken by the index's changes (local writes and other processes' alike) and
+    // by the expiries the hub keeps in time order. Before the writer and the poller, whose
+    // threads change the index.
+    registry::watch_hub hub(index, clock, opts.ttl);
+    index.observe(&hub, std::chrono::duration_cast<std::chrono::milliseconds>(opts.ttl).count());
+    hub.start();
+
     std::optional<http::server> server;
     try {
         server.emplace(http::server_settings{opts.host, opts.port, opts.threads, opts.limits},
@@ -127,11 +160,6 @@ int run_daemon(const config::options& opts) {
     storage::writer writer(
         std::move(db), writer_settings, [&clock] { return clock.now_ms(); }, std::move(hooks));
     registry::service service(index, writer, clock, opts.ttl);
-    // Watchers are woken by the index's changes (local writes and other processes' alike) and
-    // by the expiries the hub keeps in time order.
-    registry::watch_hub hub(index, clock, opts.ttl);
-    index.observe(&hub, std::chrono::duration_cast<std::chrono::milliseconds>(opts.ttl).count());
-    hub.start();
 
     std::optional<storage::poller> sync;
     if (sync_db) {

@@ -8,7 +8,10 @@ Starts servreg on a free loopback port with a short --ttl, pings three services 
 expire, then checks what the rendered page shows: every service with the right alive/dead
 state, the filter narrowing the list, a refresh by itself (no reload) that shows a newly pinged
 service, the XSS name shown as text, the list rendered without JavaScript, and no sideways
-scrolling at phone width. Screenshots (desktop and phone width) go to ARTIFACTS_DIR.
+scrolling at phone width. Then, on a page just loaded, that an instance registered, drained,
+undrained and unregistered through the API shows within seconds, long before the page's
+periodic refresh (30 s) could have run: through the event stream of GET /v1/watch, without a
+reload. Screenshots (desktop and phone width) go to ARTIFACTS_DIR.
 """
 
 import base64
@@ -210,6 +213,56 @@ def states(page):
     return {name: sorted(r["state"] for r in rows) for name, rows in page["services"].items()}
 
 
+def live_updates(browser, server, alive, lock):
+    """Changes made through the API show on a page just loaded, well before its periodic
+    refresh: only the event stream can have brought them."""
+    browser.resize(1280, 1000)
+    browser.get(server.base + "/")
+    browser.js("window.__marker = 'streaming';")
+    refresh_s = browser.js("return Number(document.body.dataset.refresh);") / 1000
+    check(refresh_s >= 30, "the periodic refresh is 30 s or slower", f"{refresh_s} s")
+    following = wait_until(lambda: "as they happen" in browser.js(READ_PAGE)["status"], 10)
+    check(following, "the page follows the event stream (its status line says so)",
+          browser.js(READ_PAGE)["status"])
+    endpoint = "10.1.0.8:8888"
+
+    def watched():
+        rows = browser.js(READ_PAGE)["services"].get("watched.svc", [])
+        return [r["state"] for r in rows if r["endpoint"] == endpoint]
+
+    def shows(change, wanted, what):
+        """Makes `change` through the API and waits for the page to show `wanted`, which it
+        must not show before."""
+        before = watched()
+        change()
+        started = time.monotonic()
+        seen = wait_until(lambda: watched() == wanted, 5, 0.1)
+        took = time.monotonic() - started
+        page = browser.js(READ_PAGE)
+        loaded = browser.js("return performance.now();") / 1000
+        check(before != wanted and seen and page["marker"] == "streaming" and loaded < refresh_s,
+              f"{what}, live: after {took:.1f} s, {loaded:.1f} s after the page loaded "
+              f"(periodic refresh at {refresh_s:.0f} s), without a reload",
+              f"shown before: {before}, after: {watched()}, marker: {page['marker']}, "
+              f"status: {page['status']}")
+
+    def register():
+        server.call("ping", ["watched.svc", "10.1.0.8", 8888])
+        with lock:
+            alive.append(("watched.svc", "10.1.0.8", 8888))
+
+    def unregister():
+        with lock:
+            alive.remove(("watched.svc", "10.1.0.8", 8888))
+        time.sleep(1)  # the pinger's round under way, if any, pings it once more: let it finish
+        server.call("unregister", ["10.1.0.8", 8888])
+
+    shows(register, ["alive"], "an instance registered through the API appears")
+    shows(lambda: server.call("drain", ["10.1.0.8", 8888]), ["draining"], "a drain shows")
+    shows(lambda: server.call("undrain", ["10.1.0.8", 8888]), ["alive"], "an undrain shows")
+    shows(unregister, [], "an unregister shows")
+
+
 def main():
     binary, artifacts = sys.argv[1], sys.argv[2]
     os.makedirs(artifacts, exist_ok=True)
@@ -301,6 +354,8 @@ def main():
         check(widths[0] <= widths[1], "no sideways scrolling at phone width",
               f"scrollWidth={widths[0]} innerWidth={widths[1]}")
         browser.screenshot(os.path.join(artifacts, "status-page-phone.png"))
+
+        live_updates(browser, server, alive, lock)
         browser.quit()
         browser = None
 

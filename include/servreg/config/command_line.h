@@ -1,6 +1,7 @@
 // Parsing of the command line and SERVREG_* environment into options or a client command.
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <map>
 #include <optional>
@@ -14,12 +15,14 @@ namespace servreg::config {
 
 // One of the command-line client's subcommands (SPEC section 8).
 struct client_command {
-    std::string verb;  // "ping", "locate", "list", "unregister", "drain", "undrain"
+    std::string verb;  // "ping", "locate", "list", "unregister", "drain", "undrain", "watch"
     // The positional arguments in one of the verb's forms, told apart by their count: ping
-    // NAME HOST PORT or NAME URL; unregister, drain and undrain HOST PORT or URL; locate
-    // PATTERN; list [PATTERN]. A PORT is checked (1-65535), a URL only for its scheme.
+    // NAME HOST PORT or NAME URL; unregister, drain and undrain HOST PORT or URL; locate and
+    // watch PATTERN; list [PATTERN]. A PORT is checked (1-65535), a URL only for its scheme.
     std::vector<std::string> args;
-    std::map<std::string, std::string> meta;  // --meta KEY=VALUE of ping and locate
+    std::map<std::string, std::string> meta;  // --meta KEY=VALUE of ping, locate and watch
+    // watch: how long the registry may hold each call while nothing changes (--wait).
+    std::chrono::seconds wait{30};
     std::string registry = "http://127.0.0.1:5000/api";
     std::optional<std::string> api_token;
     bool json = false;

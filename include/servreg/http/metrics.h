@@ -54,6 +54,7 @@ struct live_values {
     connection_stats connections;
     bool database_up = true;
     std::vector<service_alive> services;  // every known service name, in order
+    std::size_t watching = 0;  // watch_service calls and event streams waiting for a change
 };
 
 class metrics {

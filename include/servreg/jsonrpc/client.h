@@ -32,4 +32,19 @@ std::string client_request(const config::client_command& cmd);
 client_output client_result(const config::client_command& cmd, unsigned http_status,
                             std::string_view body, std::int64_t now_ms);
 
+// servreg watch: the watch_service call that answers once the answer's index differs from
+// `index` (0, the first time: at once), or after cmd.wait with the same index.
+std::string watch_request(const config::client_command& cmd, std::uint64_t index);
+
+// One round of servreg watch: the answer's index, and when it differs from the `index` asked
+// about, the change to print (a line with the time of `now_ms` and the index, then the table
+// of servreg locate; or with --json the result as one line). An error (status 1) ends the
+// watch.
+struct watch_step {
+    client_output output;
+    std::uint64_t index = 0;
+};
+watch_step watch_result(const config::client_command& cmd, std::uint64_t index,
+                        unsigned http_status, std::string_view body, std::int64_t now_ms);
+
 }  // namespace servreg::jsonrpc

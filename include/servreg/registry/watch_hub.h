@@ -38,7 +38,8 @@ struct watch_answer {
 namespace watch_index {
 inline constexpr unsigned digest_bits = 22;
 inline constexpr std::uint64_t digest_mask = (std::uint64_t{1} << digest_bits) - 1;
-// The digest of an answer, in the low digest_bits.
+// A 64-bit hash of an answer, by which answers are compared, and its low digest_bits.
+std::uint64_t hash(const std::vector<endpoint>& instances) noexcept;
 std::uint64_t digest(const std::vector<endpoint>& instances) noexcept;
 }  // namespace watch_index
 

@@ -267,6 +267,10 @@ std::string metrics::render(const live_values& live) const {
     append_sample(out, "servreg_restart_grace_instances", "",
                   in_grace ? grace_instances_.load(relaxed) : std::uint64_t{0});
 
+    append_header(out, "servreg_watch_waiting", "gauge",
+                  "watch_service calls and /v1/watch streams waiting for a change now.");
+    append_sample(out, "servreg_watch_waiting", "", live.watching);
+
     append_header(out, "servreg_http_connections_open", "gauge", "HTTP connections open now.");
     append_sample(out, "servreg_http_connections_open", "", live.connections.open);
 

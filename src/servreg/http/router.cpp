@@ -15,6 +15,7 @@
 #include "servreg/jsonrpc/json_text.h"
 #include "servreg/registry/service.h"
 #include "servreg/registry/validation.h"
+#include "servreg/registry/watch_hub.h"
 
 namespace servreg::http {
 namespace {
@@ -211,6 +212,7 @@ response router::metrics_page() const {
     }
     live.database_up = svc_.health().ok;
     if (connections_) live.connections = connections_();
+    if (hub_ != nullptr) live.watching = hub_->waiting();
     response r;
     r.content_type = metrics::content_type;
     r.body = metrics_->render(live);

@@ -1,5 +1,6 @@
 // The status page of GET /: one self-contained HTML document, rendered with the current list so
-// that it works without JavaScript; its inline script refreshes it through list_services.
+// that it works without JavaScript; its inline script refreshes it through list_services at
+// every event of GET /v1/watch.
 #include "servreg/http/status_page.h"
 
 #include <ctime>
@@ -174,7 +175,9 @@ std::string render_status_page(const status_snapshot& s) {
     const std::size_t dead = s.instances.size() - alive;
     const std::string nonce = html_escape(s.nonce);
     const std::string shown_pattern = s.pattern == "*" ? std::string() : html_escape(s.pattern);
-    constexpr int refresh_seconds = 5;
+    // The script's periodic refresh: for the last-seen times, which no event of the stream
+    // carries, and in place of the stream where there is none.
+    constexpr int refresh_seconds = 30;
 
     std::string out;
     out.reserve(16 * 1024 + s.instances.size() * 400);

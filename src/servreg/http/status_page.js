@@ -7,6 +7,10 @@
   const $ = (id) => document.getElementById(id);
   const input = $("q"), services = $("services"), status = $("status");
   let updated = null, failure = null, sequence = 0, timer = null;
+  // The event stream of GET /v1/watch: an event at every change of the alive instances that
+  // the filter matches. No event says when an instance last pinged, so the periodic refresh
+  // goes on, slowly, for the "last seen" times, and stands in for the stream without one.
+  let stream = null, watching = null, live = false, busy = false, wanted = false;
 
   const ago = (ms) => {
     const s = Math.max(0, Math.floor(ms / 1000));
@@ -91,7 +95,8 @@
       status.textContent = failure;
     } else if (updated !== null) {
       status.textContent = "Live \u00b7 updated " + ago(Date.now() - updated) +
-                           " \u00b7 refreshes every " + refreshMs / 1000 + " s";
+                           (live ? " \u00b7 changes shown as they happen"
+                                 : " \u00b7 refreshes every " + refreshMs / 1000 + " s");
     }
   }
 
@@ -144,20 +149,74 @@
     timer = setInterval(() => { if (!document.hidden) refresh(); }, refreshMs);
   }
 
+  // One list_services at a time for the stream's events, and one more after it when events
+  // came meanwhile: a burst of changes costs two refreshes, not one each.
+  async function changed() {
+    wanted = true;
+    if (busy || document.hidden) return;
+    busy = true;
+    try {
+      while (wanted) {
+        wanted = false;
+        await refresh();
+      }
+    } finally {
+      busy = false;
+    }
+  }
+
+  function watch() {
+    if (stream) stream.close();
+    stream = null;
+    live = false;
+    watching = pattern();
+    if (!window.EventSource) return;
+    stream = new EventSource("v1/watch?name=" + encodeURIComponent(watching));
+    const mine = stream;
+    let broken = false;
+    // The browser reconnects by itself, sending Last-Event-ID: the registry then sends nothing
+    // unless the answer changed, so a reconnection refreshes once, for what else changed and
+    // for the error that the periodic refresh may be showing meanwhile.
+    stream.addEventListener("open", () => {
+      live = true;
+      if (broken) changed();
+      broken = false;
+      showStatus();
+    });
+    stream.addEventListener("instances", () => { live = true; changed(); });
+    stream.addEventListener("error", () => {
+      if (mine !== stream) return;
+      broken = true;
+      live = false;
+      showStatus();
+    });
+  }
+
+  // Typing, the search field's clear button, and a value set otherwise (an autofill, a
+  // WebDriver clear) that only fires change: each filters anew, once it has settled.
   let typing = null;
-  input.addEventListener("input", () => {
-    clearTimeout(typing);
-    typing = setTimeout(() => { refresh(); schedule(); }, 250);
-  });
+  for (const event of ["input", "search", "change"]) {
+    input.addEventListener(event, () => {
+      clearTimeout(typing);
+      typing = setTimeout(() => {
+        if (watching === pattern()) return;
+        refresh();
+        schedule();
+        watch();
+      }, 250);
+    });
+  }
   $("filter").addEventListener("submit", (e) => {
     e.preventDefault();
     const q = input.value.trim();
     history.replaceState(null, "", q ? "?q=" + encodeURIComponent(q) : location.pathname);
     refresh();
     schedule();
+    watch();
   });
   document.addEventListener("visibilitychange", () => { if (!document.hidden) refresh(); });
   setInterval(tick, 1000);
   refresh();
   schedule();
+  watch();
 })();

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <ctime>
+#include <expected>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -35,6 +36,15 @@ std::optional<std::int64_t> parse_rfc3339(const std::string& s) {
     tm.tm_year -= 1900;
     tm.tm_mon -= 1;
     return static_cast<std::int64_t>(timegm(&tm)) * 1000 + ms;
+}
+
+// Milliseconds since the epoch as "2026-11-28 10:15:32 UTC".
+std::string utc_text(std::int64_t ms) {
+    const std::time_t secs = static_cast<std::time_t>(ms / 1000);
+    std::tm tm{};
+    gmtime_r(&secs, &tm);
+    char buf[40];
+    return {buf, std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S UTC", &tm)};
 }
 
 std::string readable_time(const std::string& rfc3339) {
@@ -72,6 +82,11 @@ std::string table(const std::vector<std::vector<std::string>>& rows) {
         out += '\n';
     }
     return out;
+}
+
+// One call, with its parameters by name.
+std::string call_text(const std::string& method, const json& params) {
+    return dump(json{{"jsonrpc", "2.0"}, {"method", method}, {"params", params}, {"id", 1}});
 }
 
 // A cell of a table: strings as they are, a missing value as "-", anything else as JSON.
@@ -223,9 +238,66 @@ client_output success(const config::client_command& cmd, const json& result, std
     return o;
 }
 
+// The result of the registry's reply, or the failure that it means: a JSON-RPC error
+// (whatever the HTTP status: 415 carries one too), another HTTP status, or no JSON-RPC reply.
+std::expected<json, client_output> checked_result(const config::client_command& cmd,
+                                                  unsigned http_status, std::string_view body) {
+    json reply = json::parse(body, nullptr, false);
+    const bool rpc_reply = reply.is_object() && reply.value("jsonrpc", json()) == "2.0" &&
+                           (reply.contains("result") || reply.contains("error"));
+    const json error = rpc_reply ? reply.value("error", json()) : json();
+
+    if (rpc_reply && error.is_object()) {
+        std::string why = "the registry answered error " + text_of(error.value("code", json())) +
+                          " " + text_of(error.value("message", json()));
+        if (error.contains("data") && !error["data"].is_null())
+            why += ": " + text_of(error["data"]);
+        client_output o = failure(cmd, why);
+        if (cmd.json) o.out = dump(json{{"error", error}}) + "\n";
+        return std::unexpected(std::move(o));
+    }
+    if (http_status != 200) {
+        std::string why = "the registry answered HTTP " + std::to_string(http_status);
+        if (http_status == 404 || http_status == 405)
+            why += " (is the URL the registry's JSON-RPC endpoint, ending in /api?)";
+        return std::unexpected(failure(cmd, why));
+    }
+    if (!rpc_reply) return std::unexpected(failure(cmd, "the reply is not a JSON-RPC 2.0 reply"));
+    return std::move(reply["result"]);
+}
+
+// The params of watch_service after `index`; `meta` only when given, as for locate_service.
+json watch_params(const config::client_command& cmd, std::uint64_t index) {
+    json params = {{"name", cmd.args.at(0)}, {"index", index}, {"wait", cmd.wait.count()}};
+    if (!cmd.meta.empty()) params["meta"] = cmd.meta;
+    return params;
+}
+
+// {"index": N, "instances": [...]}: a positive N, and each instance as locate_service answers
+// it.
+bool is_watch_answer(const json& result) {
+    if (!result.is_object()) return false;
+    const json index = result.value("index", json());
+    const json instances = result.value("instances", json());
+    return index.is_number_unsigned() && index.get<std::uint64_t>() > 0 && instances.is_array() &&
+           std::ranges::all_of(instances,
+                               [](const json& i) { return i.is_object() || i.is_string(); });
+}
+
+// "--- 2026-12-04 17:05:01 UTC, index 17: 2 alive instances", then the table of locate.
+std::string watch_text(const json& result, std::int64_t now_ms) {
+    const json& instances = result["instances"];
+    std::string out = "--- " + utc_text(now_ms) + ", index " + dump(result["index"]) + ": ";
+    if (instances.empty()) return out + "no alive instance\n";
+    out += std::to_string(instances.size()) +
+           (instances.size() == 1 ? " alive instance\n" : " alive instances\n");
+    return out + locate_table(instances);
+}
+
 }  // namespace
 
 std::string client_request(const config::client_command& cmd) {
+    if (cmd.verb == "watch") return watch_request(cmd, 0);
     json params = json::object();
     std::string method = cmd.verb;  // unregister, drain, undrain
     if (cmd.verb == "ping") {
@@ -242,35 +314,34 @@ std::string client_request(const config::client_command& cmd) {
     }
     // Sent only when given: a ping without meta keeps what the registry holds.
     if (!cmd.meta.empty()) params["meta"] = cmd.meta;
-    json call = {{"jsonrpc", "2.0"}, {"method", method}, {"params", params}, {"id", 1}};
-    return dump(call);
+    return call_text(method, params);
 }
 
 client_output client_result(const config::client_command& cmd, unsigned http_status,
                             std::string_view body, std::int64_t now_ms) {
-    json reply = json::parse(body, nullptr, false);
-    const bool rpc_reply = reply.is_object() && reply.value("jsonrpc", json()) == "2.0" &&
-                           (reply.contains("result") || reply.contains("error"));
-    const json error = rpc_reply ? reply.value("error", json()) : json();
+    auto result = checked_result(cmd, http_status, body);
+    if (!result) return std::move(result.error());
+    return success(cmd, *result, now_ms);
+}
 
-    if (rpc_reply && error.is_object()) {
-        // A JSON-RPC error, whatever the HTTP status (415 carries one too).
-        std::string why = "the registry answered error " + text_of(error.value("code", json())) +
-                          " " + text_of(error.value("message", json()));
-        if (error.contains("data") && !error["data"].is_null())
-            why += ": " + text_of(error["data"]);
-        client_output o = failure(cmd, why);
-        if (cmd.json) o.out = dump(json{{"error", error}}) + "\n";
-        return o;
+std::string watch_request(const config::client_command& cmd, std::uint64_t index) {
+    return call_text("watch_service", watch_params(cmd, index));
+}
+
+watch_step watch_result(const config::client_command& cmd, std::uint64_t index,
+                        unsigned http_status, std::string_view body, std::int64_t now_ms) {
+    watch_step step;
+    step.index = index;
+    auto result = checked_result(cmd, http_status, body);
+    if (!result) {
+        step.output = std::move(result.error());
+    } else if (!is_watch_answer(*result)) {
+        step.output = failure(cmd, "unexpected result: " + dump(*result));
+    } else if (const auto answered = (*result)["index"].get<std::uint64_t>(); answered != index) {
+        step.index = answered;
+        step.output.out = cmd.json ? dump(*result) + "\n" : watch_text(*result, now_ms);
     }
-    if (http_status != 200) {
-        std::string why = "the registry answered HTTP " + std::to_string(http_status);
-        if (http_status == 404 || http_status == 405)
-            why += " (is the URL the registry's JSON-RPC endpoint, ending in /api?)";
-        return failure(cmd, why);
-    }
-    if (!rpc_reply) return failure(cmd, "the reply is not a JSON-RPC 2.0 reply");
-    return success(cmd, reply["result"], now_ms);
+    return step;
 }
 
 }  // namespace servreg::jsonrpc

@@ -19,7 +19,7 @@ namespace servreg::registry {
 
 namespace watch_index {
 
-std::uint64_t digest(const std::vector<endpoint>& instances) noexcept {
+std::uint64_t hash(const std::vector<endpoint>& instances) noexcept {
     // FNV-1a over every field, with a separator that no field contains.
     std::uint64_t h = 14695981039346656037ull;
     const auto mix = [&h](std::string_view s) {
@@ -31,7 +31,11 @@ std::uint64_t digest(const std::vector<endpoint>& instances) noexcept {
         mix(std::to_string(e.port));
         mix(e.url);
     }
-    return (h ^ (h >> 29) ^ (h >> 47)) & digest_mask;
+    return h ^ (h >> 29) ^ (h >> 47);
+}
+
+std::uint64_t digest(const std::vector<endpoint>& instances) noexcept {
+    return hash(instances) & digest_mask;
 }
 
 }  // namespace watch_index
@@ -85,7 +89,10 @@ struct watch_hub::impl {
         glob pattern;
         metadata filter;
         std::uint64_t index = 0;  // 0 until first computed
+        // The answer, kept while calls wait for it; between calls only its hash, so that the
+        // states of many patterns (up to max_states) cost little whatever they match.
         answer_ptr answer;
+        std::uint64_t hash = 0;
         std::int64_t recheck_ms = never;  // when its oldest instance expires
         std::int64_t used_ms = 0;         // the latest call
         std::unordered_set<ticket> waiters;
@@ -127,10 +134,10 @@ struct watch_hub::impl {
     std::thread thread;
 
     static std::uint64_t next_index(std::uint64_t previous, std::int64_t now_ms,
-                                    const std::vector<endpoint>& answer) {
+                                    std::uint64_t answer_hash) {
         const auto t = std::max<std::uint64_t>(static_cast<std::uint64_t>(now_ms),
                                                (previous >> watch_index::digest_bits) + 1);
-        return (t << watch_index::digest_bits) | watch_index::digest(answer);
+        return (t << watch_index::digest_bits) | (answer_hash & watch_index::digest_mask);
     }
 
     // Computes the answer of `st` now; whether it changed (a new index then).
@@ -142,10 +149,16 @@ struct watch_hub::impl {
         if (!st.waiters.empty() && st.recheck_ms != never && st.recheck_ms != before) {
             rechecks.emplace(st.recheck_ms, &st);
         }
-        if (st.answer && *st.answer == current) return false;
-        st.index = next_index(st.index, now_ms, current);
-        st.answer = std::make_shared<const std::vector<endpoint>>(std::move(current));
-        return true;
+        const std::uint64_t h = watch_index::hash(current);
+        const bool changed = st.index == 0 || h != st.hash;
+        if (changed) {
+            st.index = next_index(st.index, now_ms, h);
+            st.hash = h;
+        }
+        if (changed || !st.answer) {
+            st.answer = std::make_shared<const std::vector<endpoint>>(std::move(current));
+        }
+        return changed;
     }
 
     watch_answer answer_of(const state& st) const { return {st.index, st.answer}; }
@@ -160,12 +173,16 @@ struct watch_hub::impl {
         }
         st.waiters.clear();
         watched.erase(&st);
+        st.answer.reset();
     }
 
     void forget_waiter(std::unordered_map<ticket, waiter>::iterator it) {
         state& st = *it->second.of;
         st.waiters.erase(it->first);
-        if (st.waiters.empty()) watched.erase(&st);
+        if (st.waiters.empty()) {
+            watched.erase(&st);
+            st.answer.reset();
+        }
         waiters.erase(it);
         interest.fetch_sub(1, std::memory_order_relaxed);
     }
@@ -285,6 +302,7 @@ watch_hub::ticket watch_hub::watch(const glob& pattern, const metadata& filter, 
             due = std::min(deadline, st.recheck_ms);
         } else {
             out.push_back({resume, std::move(done), d.answer_of(st)});
+            if (st.waiters.empty()) st.answer.reset();
         }
     } catch (...) {
         if (t == 0) d.interest.fetch_sub(1, std::memory_order_relaxed);
