@@ -15,6 +15,7 @@ import json
 import os
 import platform
 import re
+import resource
 import select
 import shutil
 import signal
@@ -26,6 +27,8 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import watchers
 
 BENCH_DIR = Path(__file__).resolve().parent
 ROOT = BENCH_DIR.parent
@@ -49,6 +52,12 @@ QUIET_BUSY = 0.15  # the machine is quiet below this share of all CPUs busy
 # The main scenarios, in the order each round runs them (docs/performance.md describes each).
 SCENARIO_KEYS = ("nginx", "servreg_ping", "etcd_put", "etcd_keepalive", "servreg_locate_1000",
                  "etcd_range", "servreg_locate_prefix", "servreg_locate_star")
+# The watching scenario runs on a servreg of its own, after the others; "--only watch" selects it.
+WATCH_KEY = "watch"
+WATCH_PATTERN = "watch.svc.*"
+WATCH_SEEDED = 3  # instances the pattern matches before the first change
+WATCH_WAIT_S = 600  # the longest wait servreg takes: no watcher is answered by its timer
+ONLY_KEYS = SCENARIO_KEYS + (WATCH_KEY,)
 
 
 @dataclass
@@ -60,12 +69,15 @@ class mode_settings:
     scales: list  # instance counts of the scaling runs
     quiet_wait_s: float  # longest wait for a quiet machine before each run
     startups: int  # starts measured for the start-up time
+    watchers: int = 10_000  # watch_service calls held at once in the watching scenario
+    watch_changes: int = 20  # changes timed to the last watcher's answer, over all rounds
 
 
 MODES = {
     "full": mode_settings("full", 10, 3, 100_000, [1_000, 100_000, 1_000_000], 20.0, 5),
-    "quick": mode_settings("quick", 5, 2, 100_000, [1_000, 100_000], 5.0, 5),
-    "smoke": mode_settings("smoke", 2, 1, 10_000, [1_000, 10_000], 0.0, 3),
+    "quick": mode_settings("quick", 5, 2, 100_000, [1_000, 100_000], 5.0, 5, watch_changes=10),
+    "smoke": mode_settings("smoke", 2, 1, 10_000, [1_000, 10_000], 0.0, 3, watchers=1_000,
+                           watch_changes=3),
 }
 
 
@@ -84,6 +96,11 @@ def svc_instance(i):
 
 def big_instance(j):
     return ("big", "bighost.bench", 30_000 + j)
+
+
+def watch_instance(k):
+    """Instance k of the pattern watched; each change pings the next new one."""
+    return (f"watch.svc.{k}", "watch.bench", 40_000 + k)
 
 
 def rpc(method, params, rpc_id=1):
@@ -263,10 +280,10 @@ def servreg_argv(binary, port, db, level="warn"):
             "--ttl", SERVREG_TTL_S]
 
 
-def servreg_server(binary, tmp, db, label):
+def servreg_server(binary, tmp, db, label, extra_args=()):
     port = free_port()
-    srv = server(f"servreg ({label})", servreg_argv(binary, port, db), tmp / f"servreg-{label}.log",
-                 "/health")
+    srv = server(f"servreg ({label})", servreg_argv(binary, port, db) + list(extra_args),
+                 tmp / f"servreg-{label}.log", "/health")
     srv.start(port)
     return srv
 
@@ -395,6 +412,18 @@ def group_ticks(groups):
         if int(fields[2]) in groups:
             ticks += int(fields[11]) + int(fields[12])  # utime + stime
     return ticks
+
+
+def process_cpu_ns(pid):
+    """CPU time used so far by every thread of a process, in ns (schedstat: exact, where the
+    ticks of /proc/PID/stat count 10 ms at a time)."""
+    total = 0
+    for stat in Path(f"/proc/{pid}/task").glob("*/schedstat"):
+        try:
+            total += int(stat.read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            pass
+    return total
 
 
 def cpu_busy(interval_s, groups=()):
@@ -731,13 +760,138 @@ class bench:
                     path.unlink()
         self.results["scaling"] = scales
 
+    def watch_phase(self, binary):
+        """Watchers of one pattern, each holding a watch_service call on its own connection, on
+        a fresh servreg seeded as the main one: the memory they hold, the time from a change to
+        the last of their answers, and ping with them waiting against without, interleaved."""
+        n, count, rounds = self.mode.main_instances, self.mode.watchers, self.mode.rounds
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        need = count + 1000  # a descriptor a watcher, here and in servreg, and some to spare
+        if hard < need:  # a limit of the machine, not something broken: said, not failed
+            self.results["watch_skipped"] = (f"the hard limit on open files (ulimit -Hn) is "
+                                             f"{hard:,}, below the {need:,} that {count:,} "
+                                             "watchers need")
+            print(f"!!  watching not measured: {self.results['watch_skipped']}")
+            return
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # servreg inherits it
+        print(f"==> watching: fresh servreg with {n + WATCH_SEEDED:,} instances, {count:,} "
+              f"watchers of {WATCH_PATTERN} (open files: {hard:,})")
+        bodies = self.write_bodies("ping-watch", [ping_body(i) for i in ping_rotation(n)])
+        idle = scenario("watch_ping_idle", "servreg ping, no watchers", "servreg",
+                        "servreg_ping.lua", bodies)
+        watched = scenario("watch_ping_watched", f"servreg ping, {count:,} watchers waiting",
+                           "servreg", "servreg_ping.lua", bodies)
+        out = self.results["watch"] = {"instances": n + WATCH_SEEDED, "watchers": count,
+                                       "pattern": WATCH_PATTERN, "ping_idle": idle,
+                                       "ping_watched": watched, "memory": None, "changes": []}
+        per_round = -(-self.mode.watch_changes // rounds)
+        srv = self.start(servreg_server, binary, self.tmp, self.tmp / "watch.db", "watch",
+                         ["--max-connections", count + 10_000])
+        changer = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=30)
+        pool = None
+        try:
+            seconds = seed_servreg(srv.port, svc_instance, n)
+            seconds += seed_servreg(srv.port, watch_instance, WATCH_SEEDED)
+            check_seeded(srv.port, [("svc.42.*", 10), (WATCH_PATTERN, WATCH_SEEDED)])
+            print(f"    seeded in {seconds:.1f} s")
+            added = WATCH_SEEDED
+            for r in range(rounds):
+                print(f"==> watching, round {r + 1} of {rounds}")
+                self.measure_cpu(idle, srv)
+                none_mib, _ = rss_mib(srv.proc.pid)
+                pool = watchers.watch_pool(srv.port, count, WATCH_PATTERN, WATCH_WAIT_S)
+                opened = pool.open()
+                pool.settle()
+                if out["memory"] is None:  # the first time, before any watcher existed
+                    with_mib, peak_mib = rss_mib(srv.proc.pid)
+                    out["memory"] = {"none_mib": round(none_mib, 1),
+                                     "with_mib": round(with_mib, 1), "peak_mib": round(peak_mib, 1),
+                                     "more_mib": round(with_mib - none_mib, 1),
+                                     "bytes_per_watcher": round((with_mib - none_mib) * 2**20 /
+                                                                count),
+                                     "open_s": round(opened, 2)}
+                    print(f"    {count:,} watchers waiting after {opened:.1f} s: RSS "
+                          f"{none_mib:.1f} -> {with_mib:.1f} MiB (peak {peak_mib:.1f})")
+                for _ in range(min(per_round, self.mode.watch_changes - len(out["changes"]))):
+                    out["changes"].append(self.timed_change(srv, pool, changer, added))
+                    added += 1
+                self.measure_cpu(watched, srv)
+                pool.expect_silence(0.2)  # the pings were heartbeats: no answer changed
+                # One more change, not re-armed, so that servreg has answered every call when
+                # the connections close: it does not notice a client leaving while its call
+                # waits, and would hold the connections (and descriptors) into the next round.
+                out.setdefault("release_changes", []).append(
+                    self.timed_change(srv, pool, changer, added, rearm=False))
+                added += 1
+                pool.close()
+                pool = None
+        except (broken, watchers.watch_error, OSError) as e:
+            self.note_problem(f"watching: {e}")
+        finally:
+            changer.close()
+            if pool:
+                pool.close()
+            status = self.stop(srv)
+            if status != 0:
+                self.note_problem(f"servreg (watch) exited with status {status} on SIGTERM:\n"
+                                  f"{srv.log_tail()}")
+            resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+    def measure_cpu(self, sc, srv):
+        """measure(), and servreg's CPU time per request of that run: a figure that a busy
+        machine disturbs less than the rate."""
+        before = process_cpu_ns(srv.proc.pid)
+        self.measure(sc, srv)
+        result = sc.runs[-1]
+        if result["requests"]:
+            result["cpu_us"] = round((process_cpu_ns(srv.proc.pid) - before) / 1000 /
+                                     result["requests"], 2)
+            print(f"    {'':<44} servreg CPU {result['cpu_us']:.1f} us a request")
+
+    def timed_change(self, srv, pool, changer, k, rearm=True):
+        """Pings new instance k of the watched pattern; every watcher must answer with it, and
+        holds its call again with the new index unless rearm is False."""
+        groups = {s.proc.pid for s in self.servers if s.alive()}
+        quiet, busy, own, waited = wait_quiet(min(self.mode.quiet_wait_s, 5.0), groups)
+        if not quiet:
+            self.quiet_misses.append({"scenario": "watch_change", "busy": round(busy, 3),
+                                      "servers": round(own, 3)})
+        name, host, port = instance = watch_instance(k)
+        body = ping_body(instance, k)
+        cpu = process_cpu_ns(srv.proc.pid)
+        last, last_read, median = pool.change(
+            lambda: changer.request("POST", "/api", body=body,
+                                    headers={"Content-Type": "application/json"}),
+            {"host": host, "port": port}, rearm=rearm)
+        reply = changer.getresponse()
+        data = reply.read()
+        if reply.status != 200 or b'"result":true' not in data:
+            raise broken(f"the change, ping({name}, {host}, {port}), answered HTTP "
+                         f"{reply.status}: {data[:300]!r}")
+        change = {"last_ms": round(last / 1e6, 2), "last_read_ms": round(last_read / 1e6, 2),
+                  "median_ms": round(median / 1e6, 2), "index": pool.index,
+                  "quiet": quiet}
+        if rearm:
+            pool.settle()  # every watcher holds its call again before the next change
+        # servreg's CPU for the change, its answers and (when re-armed) the calls that follow
+        change["cpu_ms"] = round((process_cpu_ns(srv.proc.pid) - cpu) / 1e6, 1)
+        quiet_note = "" if quiet else f"  (machine {busy:.0%} busy after {waited:.0f} s)"
+        print(f"    change to index {pool.index}: last of {pool.count:,} answers after "
+              f"{change['last_ms']:.1f} ms (median {change['median_ms']:.1f}, all read after "
+              f"{change['last_read_ms']:.1f}; servreg CPU {change['cpu_ms']:.0f} ms"
+              f"{'' if rearm else ', not re-armed'}){quiet_note}")
+        return change
+
     def run(self, binary):
         try:
-            db = self.main_phase(binary)
-            if db.exists() and not self.opts.only:
+            only = self.opts.only
+            db = self.main_phase(binary) if not only or only - {WATCH_KEY} else None
+            if db and db.exists() and not only:
                 self.startup_phase(binary, db)
-            if not self.opts.only and not self.opts.no_scaling:
+            if not only and not self.opts.no_scaling:
                 self.scaling_phase(binary)
+            if WATCH_KEY in only or not (only or self.opts.no_watch):
+                self.watch_phase(binary)
         except broken as e:
             self.note_problem(str(e))
         finally:
@@ -773,6 +927,11 @@ ETCD_PEER = {"servreg_ping": "etcd_put", "servreg_locate_1000": "etcd_range"}
 RSS_TARGET_MIB = 64
 STARTUP_TARGET_MS = 300
 SCALING_TARGET = 0.5
+# The watching scenario's (SPEC section 9): what 10,000 waiting calls cost in memory, a change
+# to the last of their answers, and ping with them waiting against without.
+WATCH_MEMORY_TARGET_MIB = 64
+WATCH_DELAY_TARGET_MS = 100
+WATCH_PING_TARGET = 0.9
 
 
 def evaluate(medians):
@@ -791,6 +950,86 @@ def evaluate(medians):
         out.append({"scenario": key, "kind": kind, "against": other, "bound": bound,
                     "value": None if value is None else round(value, 3), "met": met, "text": text})
     return out
+
+
+def evaluate_watch(figures):
+    """The watching targets, in evaluate()'s shape, from watch_figures()."""
+    rows = [("watch_memory", "memory", None, WATCH_MEMORY_TARGET_MIB, figures.get("more_mib"),
+             f"<{WATCH_MEMORY_TARGET_MIB}MiB more"),
+            ("watch_change", "p99", None, WATCH_DELAY_TARGET_MS, figures.get("p99_ms"),
+             f"p99<{WATCH_DELAY_TARGET_MS}ms"),
+            ("watch_ping", "ratio", "watch_ping_idle", WATCH_PING_TARGET,
+             figures.get("ping_ratio"), f">={WATCH_PING_TARGET:g}x without")]
+    out = []
+    for key, kind, other, bound, value, text in rows:
+        met = None if value is None else (value >= bound if kind == "ratio" else value < bound)
+        out.append({"scenario": key, "kind": kind, "against": other, "bound": bound,
+                    "value": None if value is None else round(value, 3), "met": met, "text": text})
+    return out
+
+
+def watch_figures(watch):
+    """The watching scenario's results as plain data: its wrk medians, memory, the changes'
+    delays and their p50 and p99 (nearest rank: of 20 changes the p99 is the slowest)."""
+    idle, watched = watch["ping_idle"].median(), watch["ping_watched"].median()
+    changes = watch["changes"]
+    out = {k: watch.get(k) for k in ("instances", "watchers", "pattern", "memory", "changes",
+                                     "release_changes")}
+    out.update({"ping_idle": idle, "ping_watched": watched,
+                "ping_idle_runs": watch["ping_idle"].runs,
+                "ping_watched_runs": watch["ping_watched"].runs,
+                "ping_ratio": watched["rps"] / idle["rps"] if idle and watched else None,
+                "more_mib": (watch["memory"] or {}).get("more_mib")})
+    for key, field_name in (("", "last_ms"), ("read_", "last_read_ms"), ("median_", "median_ms")):
+        values = [c[field_name] for c in changes]
+        out[f"{key}p50_ms"] = watchers.percentile(values, 0.5) if values else None
+        out[f"{key}p99_ms"] = watchers.percentile(values, 0.99) if values else None
+    for key in ("ping_idle", "ping_watched"):
+        cpu = [r["cpu_us"] for r in watch[key].runs if "cpu_us" in r]
+        out[f"{key}_cpu_us"] = statistics.median(cpu) if cpu else None
+    for key, series in (("change", changes), ("release", watch.get("release_changes") or [])):
+        cpu = [c["cpu_ms"] for c in series if "cpu_ms" in c]
+        out[f"{key}_cpu_ms"] = statistics.median(cpu) if cpu else None
+    return out
+
+
+def watch_lines(figures, checks, met_text):
+    """The watching figures as lines of text, each target with met_text(met)."""
+    count, mem = figures["watchers"], figures["memory"]
+    met = {c["scenario"]: met_text(c["met"]) for c in checks}
+    lines = []
+    if figures["ping_ratio"] is not None:
+        lines.append(f"ping with {count:,} watchers waiting: {figures['ping_ratio']:.2f}x its "
+                     f"rate without ({figures['ping_watched']['rps']:,.0f} against "
+                     f"{figures['ping_idle']['rps']:,.0f} req/s, medians of "
+                     f"{figures['ping_idle']['runs']}); target >= {WATCH_PING_TARGET:g}x: "
+                     f"{met['watch_ping']}")
+    if figures.get("ping_idle_cpu_us") and figures.get("ping_watched_cpu_us"):
+        lines.append(f"servreg CPU per ping: {figures['ping_watched_cpu_us']:.1f} us with "
+                     f"{count:,} watchers waiting, {figures['ping_idle_cpu_us']:.1f} without "
+                     "(medians)")
+    if mem:
+        lines.append(f"RSS with {count:,} watchers waiting: {mem['more_mib']:+.1f} MiB "
+                     f"({mem['none_mib']:.1f} MiB with none, {mem['with_mib']:.1f} with them, "
+                     f"peak {mem['peak_mib']:.1f}; {mem['bytes_per_watcher']:,} bytes a "
+                     f"watcher); target < {WATCH_MEMORY_TARGET_MIB} MiB more: "
+                     f"{met['watch_memory']}")
+    if figures["changes"]:
+        lines.append(f"A change to the last of {count:,} answers: p50 {figures['p50_ms']:.1f} "
+                     f"ms, p99 {figures['p99_ms']:.1f} ms over {len(figures['changes'])} "
+                     f"changes (arrival, by the kernel's receive time; the median watcher's "
+                     f"p50 {figures['median_p50_ms']:.1f} ms; all read by the harness: p50 "
+                     f"{figures['read_p50_ms']:.1f}, p99 {figures['read_p99_ms']:.1f} ms); "
+                     f"target p99 < {WATCH_DELAY_TARGET_MS} ms: {met['watch_change']}")
+    if figures.get("change_cpu_ms") is not None:
+        release = figures.get("release_cpu_ms")
+        lines.append(f"servreg CPU per change: {figures['change_cpu_ms']:.0f} ms (median), "
+                     f"{figures['change_cpu_ms'] * 1000 / count:.1f} us a watcher, its answer "
+                     "and its next call"
+                     + ("" if release is None else f"; {release:.0f} ms "
+                        f"({release * 1000 / count:.1f} us a watcher) for a change whose "
+                        "answers are not followed by calls"))
+    return lines
 
 
 def yes_no(met):
@@ -817,8 +1056,9 @@ def report(b, mode, machine):
               "not the targets' conditions)")
     header = (f"{'scenario':<40} {'req/s':>9} {'p50 ms':>7} {'p99 ms':>7} {'errors':>6} "
               f"{'x nginx':>7} {'x etcd':>7}  {'target':<32} met")
-    print(header)
-    print("-" * len(header))
+    if scenarios:  # none with --only watch
+        print(header)
+        print("-" * len(header))
     for key, sc in scenarios.items():
         m = medians.get(key)
         if not m:
@@ -888,6 +1128,31 @@ def report(b, mode, machine):
                 print(f"{what}: {hi:,} instances at {ratio:.2f}x the rate at {lo:,}; target "
                       f">= {SCALING_TARGET}x: {yes_no(ratio >= SCALING_TARGET)}")
 
+    watch = b.results.get("watch")
+    watch_out = None
+    if watch:
+        watch_out = watch_figures(watch)
+        watch_checks = evaluate_watch(watch_out)
+        checks += watch_checks
+        extra.update({f"{c['scenario']}_met": c["met"] for c in watch_checks})
+        print()
+        print(f"Watching: {watch_out['watchers']:,} watch_service calls on "
+              f"{watch_out['pattern']}, one a connection (fresh servreg, "
+              f"{watch_out['instances']:,} instances)")
+        head = f"{'scenario':<40} {'req/s':>9} {'p50 ms':>7} {'p99 ms':>7} {'errors':>6}"
+        print(head)
+        print("-" * len(head))
+        for key in ("ping_idle", "ping_watched"):
+            m = watch_out[key]
+            label = watch[key].label
+            print(f"{label:<40} {m['rps']:>9,.0f} {m['p50_ms']:>7.2f} {m['p99_ms']:>7.2f} "
+                  f"{m['errors']:>6}" if m else f"{label:<40} {'(not measured)':>9}")
+        for line in watch_lines(watch_out, watch_checks, yes_no):
+            print(line)
+
+    if b.results.get("watch_skipped"):
+        print(f"\nWatching: not measured: {b.results['watch_skipped']}")
+
     if b.quiet_misses:
         others = sum(1 for q in b.quiet_misses if q["busy"] - q["servers"] >= QUIET_BUSY)
         print(f"The machine was not quiet before {len(b.quiet_misses)} run(s) (more than "
@@ -917,6 +1182,8 @@ def report(b, mode, machine):
         "startup": startup,
         "seeding": b.results.get("seeding"),
         "scaling": {str(k): v for k, v in scaling_out.items()},
+        "watch": watch_out,
+        "watch_skipped": b.results.get("watch_skipped"),
         "quiet_misses": b.quiet_misses,
         "problems": b.problems,
     }
@@ -938,6 +1205,8 @@ def markdown(summary):
            "| scenario | req/s | p50 ms | p99 ms | errors | × nginx | × etcd | target | met |",
            "|---|---:|---:|---:|---:|---:|---:|---|---|"]
     scenarios = summary["scenarios"]
+    if not scenarios:  # --only watch
+        del out[-3:]
     nginx = (scenarios.get("nginx") or {}).get("median")
     for key, sc in scenarios.items():
         med = sc["median"]
@@ -987,6 +1256,23 @@ def markdown(summary):
                 out.append(f"- {what} at {int(counts[-1]):,} instances: {ratio:.2f}× its rate "
                            f"at {int(counts[0]):,}; target ≥ {SCALING_TARGET}×: "
                            f"{md_met(extra[f'scaling_{k}_met'])}")
+    watch = summary.get("watch")
+    if watch:
+        checks = [t for t in summary["targets"] if t["scenario"].startswith("watch_")]
+        out += ([""] if out[-1] else []) + [
+                f"Watching: {watch['watchers']:,} `watch_service` calls on "
+                f"`{watch['pattern']}`, one a connection, on a fresh servreg with "
+                f"{watch['instances']:,} instances.", "",
+                "| scenario | req/s | p50 ms | p99 ms | errors |", "|---|---:|---:|---:|---:|"]
+        for key, label in (("ping_idle", "servreg ping, no watchers"),
+                           ("ping_watched", f"servreg ping, {watch['watchers']:,} watchers "
+                            "waiting")):
+            med = watch[key]
+            if med:
+                out.append(f"| {label} | {med['rps']:,.0f} | {med['p50_ms']:.2f} | "
+                           f"{med['p99_ms']:.2f} | {med['errors']} |")
+        out.append("")
+        out += [f"- {line.replace('>=', '≥')}" for line in watch_lines(watch, checks, md_met)]
     misses = summary.get("quiet_misses") or []
     if misses:
         out += ["", f"The machine was not quiet before {len(misses)} of the runs (other work "
@@ -1076,15 +1362,20 @@ def main():
     parser.add_argument("--servreg", default=str(ROOT / "build/bench-release/servreg"),
                         help="the servreg binary (a Release build)")
     parser.add_argument("--smoke", action="store_true",
-                        help="every scenario once, 2 s runs, 1,000 and 10,000 instances, no "
-                             "quiet wait: checks that the harness works, judges no speed")
+                        help="every scenario once, 2 s runs, 1,000 and 10,000 instances, 1,000 "
+                             "watchers, no quiet wait: checks that the harness works, judges no "
+                             "speed")
     parser.add_argument("--quick", action="store_true",
                         help="5 s runs, 2 rounds, no 1,000,000-instance scale")
     parser.add_argument("--duration", type=int, help="seconds per wrk run")
     parser.add_argument("--rounds", type=int, help="runs of each scenario")
     parser.add_argument("--only", help="comma-separated scenario keys among "
-                        f"{', '.join(SCENARIO_KEYS)}; skips start-up and scaling")
+                        f"{', '.join(ONLY_KEYS)}; skips start-up and scaling (and watching "
+                        f"unless {WATCH_KEY} is named)")
     parser.add_argument("--no-scaling", action="store_true", help="skip the scaling runs")
+    parser.add_argument("--no-watch", action="store_true",
+                        help=f"skip the watching scenario ({WATCH_KEY}: 10,000 watch_service "
+                        "calls waiting on a servreg of its own)")
     parser.add_argument("--keep-tmp", action="store_true",
                         help="keep the temporary directory (databases, bodies, logs)")
     parser.add_argument("--markdown", nargs="?", const=str(RESULTS_DIR / "latest.json"),
@@ -1095,9 +1386,9 @@ def main():
         print(markdown(json.loads(Path(opts.markdown).read_text())))
         return 0
     opts.only = set(opts.only.split(",")) if opts.only else set()
-    if opts.only - set(SCENARIO_KEYS):
-        parser.error(f"--only: unknown scenario {', '.join(sorted(opts.only - set(SCENARIO_KEYS)))}"
-                     f" (known: {', '.join(SCENARIO_KEYS)})")
+    if opts.only - set(ONLY_KEYS):
+        parser.error(f"--only: unknown scenario {', '.join(sorted(opts.only - set(ONLY_KEYS)))}"
+                     f" (known: {', '.join(ONLY_KEYS)})")
 
     mode = MODES["smoke" if opts.smoke else "quick" if opts.quick else "full"]
     if opts.duration:

@@ -2,11 +2,11 @@
 # servreg's benchmark in one command: installs wrk, nginx and etcd from Debian, builds a Release
 # servreg, then runs bench/bench.py, which measures servreg side by side with nginx and etcd.
 #
-#   bench/run.sh            full run (about 10-15 minutes), the numbers in docs/performance.md
-#   bench/run.sh --quick    shorter runs, no 1,000,000-instance scale (about 4 minutes)
+#   bench/run.sh            full run (about 14-20 minutes), the numbers in docs/performance.md
+#   bench/run.sh --quick    shorter runs, no 1,000,000-instance scale (about 6 minutes)
 #   bench/run.sh --smoke    every scenario once on small data (under 2 minutes): what CI runs;
 #                           fails only when something is broken, never on speed
-#   bench/run.sh --help     every option of bench.py
+#   bench/run.sh --help     every option of bench.py (--only watch: the 10,000 watchers alone)
 #
 # Results: the table on stdout, bench/results/latest.json and bench/results/scaling.png.
 # SERVREG_BENCH_BUILD_DIR overrides the build directory (default build/bench-release).
