@@ -108,6 +108,46 @@ TEST_F(DaemonWatch, AWaitingCallIsAnsweredByEveryChangeOfItsAnswer) {
     EXPECT_EQ(index_of(x), index) << x.describe();
 }
 
+// A client that goes away gives its waiting call up at once: its connection, descriptor and
+// place among --max-connections are not held until the wait runs out.
+TEST_F(DaemonWatch, ACallWhoseClientLeavesIsGivenUpAtOnce) {
+    write("ping", {"leave.a", "10.1.1.1", 80});
+    const std::uint64_t index = index_of(current("leave.*"));
+    const auto gauge = [](const std::string& name) {
+        const auto m = get(port(), "/metrics").body;
+        const auto at = m.find("\n" + name + " ");
+        return at == std::string::npos ? -1 : std::stoi(m.substr(at + name.size() + 2));
+    };
+    {
+        std::vector<std::unique_ptr<connection>> clients;
+        for (int i = 0; i < 50; ++i) {
+            clients.push_back(std::make_unique<connection>(port()));
+            clients.back()->send(
+                post_request(call_text("watch_service", watch_params("leave.*", index, 600))));
+        }
+        ASSERT_TRUE(eventually([&] { return gauge("servreg_watch_waiting") == 50; }))
+            << "waiting: " << gauge("servreg_watch_waiting");
+    }  // the clients close their connections
+    const auto closed = steady::now();
+    ASSERT_TRUE(eventually([&] { return gauge("servreg_watch_waiting") == 0; }))
+        << "calls still waiting after their clients left: " << gauge("servreg_watch_waiting");
+    EXPECT_TRUE(eventually([&] { return gauge("servreg_http_connections_open") == 1; }))
+        << "connections still open: " << gauge("servreg_http_connections_open");
+    std::printf(
+        "50 abandoned calls given up within %lld ms\n",
+        static_cast<long long>(
+            std::chrono::duration_cast<std::chrono::milliseconds>(steady::now() - closed).count()));
+    // A pipelined request behind a waiting call is answered after it, not mistaken for a hang-up.
+    connection pipelined(port());
+    pipelined.send(post_request(call_text("watch_service", watch_params("leave.*", index, 1), 1)) +
+                   post_request(call_text("locate_service", {"leave.*"}, 2)));
+    const auto first = pipelined.read_reply();
+    const auto second = pipelined.read_reply();
+    ASSERT_TRUE(first && second);
+    EXPECT_EQ(json::parse(first->body)["result"]["index"], index) << first->body;
+    EXPECT_EQ(json::parse(second->body)["id"], 2) << second->body;
+}
+
 TEST_F(DaemonWatch, BadParametersAreRefusedNamingTheParameter) {
     struct bad {
         json params;
