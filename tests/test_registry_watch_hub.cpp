@@ -53,6 +53,18 @@ protected:
         EXPECT_TRUE(c->answer);
         return *c->answer;
     }
+    // An instance pinged now, the answer with it, and a call waiting 600 s on that answer.
+    struct alive_watch {
+        std::int64_t t0;
+        watch_answer alive;
+        call* w;
+    };
+    alive_watch watch_one_alive() {
+        const std::int64_t t0 = clock.now_ms();
+        ping("billing.a", "10.0.0.1", 80);
+        auto alive = now("billing.*");
+        return {t0, alive, watch("billing.*", alive.index, 600s)};
+    }
     void ping(std::string name, std::string host, std::uint16_t port) {
         idx.apply_ping(name, host, port, clock.now_ms());
     }
@@ -152,10 +164,7 @@ TEST_F(WatchHub, MetadataChangesWakeWatchersOfAFilter) {
 }
 
 TEST_F(WatchHub, ExpiryAtTheTtlIsAnEventAndSoIsComingBack) {
-    const std::int64_t t0 = clock.now_ms();
-    ping("billing.a", "10.0.0.1", 80);
-    const auto alive = now("billing.*");
-    const auto w = watch("billing.*", alive.index, 600s);
+    const auto [t0, alive, w] = watch_one_alive();
     // The hub knows when the answer changes by itself: at last_seen + ttl, plus the one
     // millisecond after which the instance is no longer alive.
     EXPECT_EQ(hub.run_due(), t0 + ttl_ms + 1);
@@ -181,10 +190,7 @@ TEST_F(WatchHub, ExpiryAtTheTtlIsAnEventAndSoIsComingBack) {
 }
 
 TEST_F(WatchHub, AHeartbeatMovesTheExpiryOnWithoutWakingAnyone) {
-    const std::int64_t t0 = clock.now_ms();
-    ping("billing.a", "10.0.0.1", 80);
-    const auto alive = now("billing.*");
-    const auto w = watch("billing.*", alive.index, 600s);
+    const auto [t0, alive, w] = watch_one_alive();
     clock.set(t0 + 30'000);
     ping("billing.a", "10.0.0.1", 80);
     clock.set(t0 + ttl_ms + 1);
