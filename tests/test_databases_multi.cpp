@@ -324,7 +324,8 @@ TEST_P(DatabaseProcesses, WatchersAreWokenByChangesThroughTheOtherProcess) {
     std::uint64_t index = 0;
     ASSERT_TRUE(eventually(
         [&] {
-            auto x = call(b->port(), "watch_service", {{"name", "watched.*"}, {"wait", 0}});
+            const auto x = call(b->port(), "watch_service", {{"name", "watched.*"}, {"wait", 0}});
+            if (!x.result().is_object()) return false;
             index = x.result()["index"].get<std::uint64_t>();
             return x.result()["instances"].size() == 1;
         },

@@ -298,6 +298,44 @@ TEST_F(WatchHub, AnIndexFromAnotherProcessForTheSameAnswerIsKept) {
     EXPECT_GT(w->answer->index, theirs);
 }
 
+// A state nobody waits on keeps only its answer's hash: a call after a change gets the new
+// answer whole, with a new index.
+TEST_F(WatchHub, ACallAfterAChangeNobodyWaitedForGetsTheNewAnswer) {
+    const auto before = now("billing.*");
+    ASSERT_TRUE(before.instances && before.instances->empty());
+    clock.advance(1);
+    ping("billing.a", "10.0.0.1", 80);
+    const auto after = now("billing.*");
+    ASSERT_TRUE(after.instances) << "answered without instances";
+    EXPECT_EQ(*after.instances, (std::vector<endpoint>{{"10.0.0.1", 80, {}}}));
+    EXPECT_GT(after.index, before.index);
+    const auto w = watch("billing.*", before.index);
+    ASSERT_TRUE(w->answer && w->answer->instances) << "a stale index is answered at once, whole";
+    EXPECT_EQ(w->answer->instances->size(), 1u);
+}
+
+// Another process's changes, merged into the index, wake watchers as local ones do.
+TEST_F(WatchHub, MergedChangesOfAnotherProcessWakeWatchers) {
+    idx.track_deletions(true);
+    const auto before = now("billing.*");
+    const auto w = watch("billing.*", before.index);
+    clock.advance(1);
+    storage::changes c;
+    c.rows.push_back({.name = "billing.a",
+                      .host = "10.0.0.1",
+                      .port = 80,
+                      .first_seen_ms = clock.now_ms(),
+                      .last_seen_ms = clock.now_ms(),
+                      .url = "http://10.0.0.1:80/api",
+                      .changed_ms = clock.now_ms()});
+    idx.merge(c, 0);
+    hub.run_due();
+    ASSERT_TRUE(w->answer) << "a merged row did not wake the watcher";
+    EXPECT_EQ(w->answer->instances->size(), 1u) << show(w->answer);
+    const auto again = now("billing.*");
+    EXPECT_EQ(again.index, w->answer->index);
+}
+
 TEST(WatchIndex, TheDigestTellsAnswersApart) {
     using registry::watch_index::digest;
     const std::vector<endpoint> a{{"10.0.0.1", 80, {}}};

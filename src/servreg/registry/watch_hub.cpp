@@ -197,6 +197,11 @@ struct watch_hub::impl {
         }
         st.waiters.clear();
         watched.erase(&st);
+    }
+
+    // The same, from the hub's thread: the answer is kept only while calls wait for it.
+    void wake_and_release(state& st, std::vector<delivery>& out) {
+        wake(st, out);
         st.answer.reset();
     }
 
@@ -391,7 +396,7 @@ std::int64_t watch_hub::run_due() {
                     all || std::ranges::any_of(names, [st](const std::string& name) {
                         return st->pattern.matches(name);
                     });
-                if (concerned && d.refresh(*st, now)) d.wake(*st, out);
+                if (concerned && d.refresh(*st, now)) d.wake_and_release(*st, out);
             }
         }
         while (!d.rechecks.empty() && d.rechecks.top().first <= now) {
@@ -399,7 +404,7 @@ std::int64_t watch_hub::run_due() {
             d.rechecks.pop();
             // Stale entries (answered, re-armed, dropped) are skipped.
             if (!d.watched.contains(st) || st->recheck_ms != at) continue;
-            if (d.refresh(*st, now)) d.wake(*st, out);
+            if (d.refresh(*st, now)) d.wake_and_release(*st, out);
         }
         while (!d.deadlines.empty() && d.deadlines.top().first <= now) {
             const ticket t = d.deadlines.top().second;
