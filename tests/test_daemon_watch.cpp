@@ -188,6 +188,19 @@ TEST_F(DaemonWatch, InABatchItNeverWaits) {
     EXPECT_EQ(x.body[0]["result"]["index"], index) << x.describe();
 }
 
+TEST_F(DaemonWatch, AsANotificationItNeverWaits) {
+    write("ping", {"note.a", "10.2.0.2", 80});
+    const std::uint64_t index = index_of(current("note.*"));
+    json notification = json::parse(call_text("watch_service", watch_params("note.*", index, 30)));
+    notification.erase("id");
+    const auto started = steady::now();
+    const auto x = rpc(port(), notification.dump());
+    EXPECT_LT(steady::now() - started, 10s) << "a notification has no answer to wait for"
+                                             << x.describe();
+    EXPECT_EQ(x.reply.status, 204) << x.describe();
+    EXPECT_EQ(x.reply.body, "") << x.describe();
+}
+
 // Reads Server-Sent Events from a GET /v1/watch connection.
 class event_reader {
 public:

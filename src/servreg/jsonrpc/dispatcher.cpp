@@ -242,10 +242,12 @@ struct dispatcher::impl {
 
     // Calls `entry`; `finish` gets its outcome, now or (a write) once it has committed.
     void invoke(const detail::method_entry& entry, const detail::param_list& params,
-                const request_context& ctx, detail::outcome_fn finish) const {
+                const request_context& ctx, detail::outcome_fn finish,
+                bool notification = false) const {
         try {
             entry.invoke(env,
-                         detail::call_info{params, ctx.write_allowed, ctx.resume, ctx.in_batch},
+                         detail::call_info{params, ctx.write_allowed, ctx.resume,
+                                           ctx.in_batch || notification},
                          finish);
         } catch (const std::exception& e) {
             // Out of memory, most likely: the call still gets its reply.
@@ -392,7 +394,7 @@ struct dispatcher::impl {
             done(reply_text(id, result));
         };
         const json_params params(call.params);
-        invoke(*entry, params.list(), ctx, std::move(finish));
+        invoke(*entry, params.list(), ctx, std::move(finish), notification);
     }
 };
 

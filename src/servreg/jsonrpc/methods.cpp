@@ -134,8 +134,7 @@ void watch_service(const method_env& env, const call_info& call, outcome_fn& don
                                      std::string(error_message(error_code::method_not_found)),
                                      "watching is not available here"));
     }
-    // In a batch it never waits: the batch's other replies would wait with it.
-    const auto wait = std::chrono::seconds(call.in_batch ? 0 : args->wait_s);
+    const auto wait = std::chrono::seconds(call.answer_at_once ? 0 : args->wait_s);
     const auto ticket =
         env.hub->watch(registry::glob(args->pattern), args->filter, args->index, wait, call.resume,
                        [done = std::move(done)](registry::watch_answer answer) {

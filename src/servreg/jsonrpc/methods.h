@@ -42,7 +42,9 @@ struct call_info {
     const param_list& params;
     bool write_allowed = true;
     const registry::executor* resume = nullptr;  // where a write's completion runs
-    bool in_batch = false;
+    // Nobody can wait for the answer: a call in a batch (the batch's other replies would wait
+    // with it) or a notification (it gets none). watch_service then answers at once.
+    bool answer_at_once = false;
 };
 
 struct method_entry {
