@@ -259,7 +259,7 @@ TEST_P(DatabaseStore, PollerDeliversWhatAnotherConnectionCommits) {
             last_since = since_ms;
             changed.notify_all();
         },
-        [](std::vector<instance_row>) { ADD_FAILURE() << "no reload expected"; });
+        [](storage::store&) { ADD_FAILURE() << "no reload expected"; });
     const auto now = wall_ms();
     apply(*writer_db, {ping("polled", "h", 1, now), ping("gone", "h", 2, now)});
     apply(*writer_db, {unregister("h", 2, now + 1)});
@@ -289,7 +289,8 @@ TEST_P(DatabaseStore, PollerReloadsEverythingAfterAGapLongerThanTombstonesLive) 
     storage::poller p(
         open_store(target), {}, wall_ms, wall_ms() - 2 * 3600 * 1000,
         [](const changes&, std::int64_t) {},
-        [&](std::vector<instance_row> r) {
+        [&](storage::store& db) {
+            auto r = db.load_all();
             std::lock_guard lock(mutex);
             rows = std::move(r);
             got = true;

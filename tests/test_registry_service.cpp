@@ -59,12 +59,12 @@ class memory_store final : public servreg::storage::store {
 public:
     explicit memory_store(std::shared_ptr<database> db) : db_(std::move(db)) {}
 
-    std::vector<instance_row> load_all() override {
+    void scan_all(const row_sink& sink) override {
         std::lock_guard lock(db_->mutex);
         check();
         std::vector<instance_row> out;
         for (const auto& [key, row] : db_->rows) out.push_back(row);
-        return out;
+        sink(out);
     }
 
     void apply(std::span<const write_op> ops, std::vector<bool>& existed) override {

@@ -78,7 +78,7 @@ class fake_store final : public store {
 public:
     explicit fake_store(script& s) : s_(s) {}
 
-    std::vector<instance_row> load_all() override { return {}; }
+    void scan_all(const row_sink&) override {}
 
     void apply(std::span<const write_op> ops, std::vector<bool>& existed) override {
         if (!s_.first_apply_started.exchange(true) && s_.first_apply_waits_for != nullptr) {

@@ -117,14 +117,15 @@ int run_daemon(const config::options& opts) {
     try {
         db = storage::open_store(opts.database, deadlines);
         loaded_at_ms = clock.now_ms();
-        auto rows = db->load_all();
+        registry::index::loader loaded;
+        db->scan_all([&loaded](std::span<const storage::instance_row> rows) { loaded.take(rows); });
         if (opts.restart_grace) {
-            const auto grace = registry::apply_restart_grace(rows, loaded_at_ms, opts.ttl,
+            const auto grace = registry::apply_restart_grace(loaded, loaded_at_ms, opts.ttl,
                                                              writer_settings.prune_after);
             log_restart_grace(grace, loaded_at_ms);
             metrics.set_restart_grace(grace.instances, steady::now() + opts.ttl);
         }
-        index.reset(std::move(rows));
+        index.reset(loaded);
         // Other servreg processes may share a server database (never an SQLite file, which
         // one process owns): a second connection reads their changes, so writes never wait.
         if (opts.database.kind != config::database_kind::sqlite) {
@@ -170,7 +171,12 @@ int run_daemon(const config::options& opts) {
             [&index](const storage::changes& changes, std::int64_t since_ms) {
                 index.merge(changes, since_ms);
             },
-            [&index](std::vector<storage::instance_row> rows) { index.reset(std::move(rows)); });
+            [&index](storage::store& source) {
+                registry::index::loader loaded;
+                source.scan_all(
+                    [&loaded](std::span<const storage::instance_row> rows) { loaded.take(rows); });
+                index.reset(loaded);
+            });
         spdlog::info("reading other servreg processes' changes every {} ms",
                      sync_settings.interval.count());
     }

@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -47,8 +48,35 @@ public:
     index(const index&) = delete;
     index& operator=(const index&) = delete;
 
-    // Replaces the whole content (start-up).
-    void reset(std::vector<storage::instance_row> rows);
+    // A new content for the index, built from rows handed over in chunks, away from the
+    // index and its lock; reset() puts it in place at once.
+    class loader {
+    public:
+        loader();
+        ~loader();
+        loader(const loader&) = delete;
+        loader& operator=(const loader&) = delete;
+
+        // Copies what the index keeps of `rows`: the database keys rows by URL; should one
+        // repeat, the later row wins.
+        void take(std::span<const storage::instance_row> rows);
+
+        // How many instances, and the newest last_seen among them (0: none).
+        std::size_t size() const noexcept;
+        std::int64_t newest_seen_ms() const noexcept;
+        // Raises to `to_ms` the last_seen of the instances seen in [since_ms, to_ms); how many.
+        std::size_t raise_last_seen(std::int64_t since_ms, std::int64_t to_ms) noexcept;
+
+    private:
+        friend class index;
+        struct state;
+        std::unique_ptr<state> state_;
+    };
+
+    // Replaces the whole content (start-up, and a reload from the database); `content` is
+    // left empty.
+    void reset(loader& content);
+    void reset(const std::vector<storage::instance_row>& rows);
 
     // A committed ping: inserts the instance, refreshes last_seen, or moves it to a new name
     // (first_seen restarts then); records the form of the ping and its metadata (null: keeps

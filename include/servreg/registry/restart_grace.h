@@ -6,25 +6,24 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
-#include <vector>
 
-#include "servreg/storage/store.h"
+#include "servreg/registry/index.h"
 
 namespace servreg::registry {
 
 struct restart_grace {
     std::size_t instances = 0;  // instances given the grace
-    std::int64_t newest_ms =
-        0;                      // the newest last_seen of the rows: about when the registry stopped
+    // The newest last_seen of the instances loaded: about when the registry stopped.
+    std::int64_t newest_ms = 0;
     std::int64_t until_ms = 0;  // when the grace ends (0 when none was given)
 };
 
-// When the newest last_seen of `rows` (read at start-up, at `now_ms`) is more than `ttl` old,
-// raises to `now_ms` the last_seen of the rows within `ttl` of that newest one, in `rows` only:
-// the database keeps what the services told it. Rows older than `prune_after` are left alone,
-// since the first prune deletes them. A ping (a later last_seen) or an unregister then ends an
-// instance's grace as it would end its life.
-restart_grace apply_restart_grace(std::vector<storage::instance_row>& rows, std::int64_t now_ms,
+// When the newest last_seen of the instances loaded at start-up (at `now_ms`) is more than `ttl`
+// old, raises to `now_ms` the last_seen of those within `ttl` of that newest one, in the index
+// only: the database keeps what the services told it. Instances older than `prune_after` are left
+// alone, since the first prune deletes them. A ping (a later last_seen) or an unregister then
+// ends an instance's grace as it would end its life.
+restart_grace apply_restart_grace(index::loader& loaded, std::int64_t now_ms,
                                   std::chrono::milliseconds ttl,
                                   std::chrono::milliseconds prune_after);
 

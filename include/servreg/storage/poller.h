@@ -33,9 +33,10 @@ public:
     // Runs on the poller thread with what changed at or after since_ms. If it throws, the poll
     // counts as failed and the next one reaches back as far again.
     using apply_fn = std::function<void(const changes&, std::int64_t since_ms)>;
-    // Runs on the poller thread with every row, when the poller could not read the database for
-    // longer than tombstones are kept and cannot tell what was deleted meanwhile.
-    using reload_fn = std::function<void(std::vector<instance_row>)>;
+    // Runs on the poller thread, to read every row again from `db` (store::scan_all), when the
+    // poller could not read the database for longer than tombstones are kept and cannot tell
+    // what was deleted meanwhile.
+    using reload_fn = std::function<void(store& db)>;
     using clock_fn = std::function<std::int64_t()>;
 
     // `loaded_at_ms`: when the rows the caller already has were read (the first poll reaches

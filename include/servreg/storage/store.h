@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -78,8 +79,13 @@ class store {
 public:
     virtual ~store() = default;
 
-    // Every row, for start-up.
-    virtual std::vector<instance_row> load_all() = 0;
+    // Every row, for start-up, handed to `sink` a chunk at a time: a large registry is never
+    // held whole, and the chunk's strings are reused for the next one.
+    using row_sink = std::function<void(std::span<const instance_row>)>;
+    virtual void scan_all(const row_sink& sink) = 0;
+
+    // Every row at once.
+    std::vector<instance_row> load_all();
 
     // Applies `ops` in one transaction, all or nothing. On return, existed[i] tells for an
     // unregister, drain or undrain whether its row was there (unspecified for pings).

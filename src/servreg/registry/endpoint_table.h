@@ -81,6 +81,7 @@ public:
     }
 
     void clear() noexcept { table_.clear(); }
+    void swap(endpoint_table& other) noexcept { table_.swap(other.table_); }
 
     std::size_t capacity() const noexcept { return table_.size(); }
 

@@ -17,59 +17,6 @@ index::index() : impl_(std::make_unique<impl>()) {}
 
 index::~index() = default;
 
-void index::reset(std::vector<storage::instance_row> rows) {
-    impl& d = *impl_;
-    std::unique_lock lock(d.mutex);
-    d.clear();
-    d.bump({});
-    try {
-        // The database keys rows by URL; should one repeat, the later row wins.
-        std::vector<slot_id> slot_of(rows.size());
-        std::vector<std::uint32_t> winner;  // per slot, the row that fills it
-        winner.reserve(rows.size());
-        for (std::uint32_t i = 0; i < rows.size(); ++i) {
-            auto& row = rows[i];
-            if (row.url.empty()) row.url = url_of(row.host, row.port);
-            const std::uint32_t hash = url_hash(row.url);
-            slot_id s = d.find(row.url, hash);
-            if (s == no_slot) {
-                s = d.add(impl::address_of_row(row), hash, row.first_seen_ms, row.last_seen_ms);
-                winner.push_back(i);
-            } else {
-                d.slot(s).host = row.host;
-                d.slot(s).port = row.port;
-                winner[s] = i;
-            }
-            d.take_row(s, row);
-            slot_of[i] = s;
-        }
-        // One sort of the rows by name, host and port, comparing names where they lie in the
-        // rows, then every name appended at the map's end and every member at its list's end:
-        // cheaper than a map insertion per row and a sort of the slots through their names.
-        std::vector<std::uint32_t> order;
-        order.reserve(winner.size());
-        for (const std::uint32_t i : winner) order.push_back(i);
-        std::sort(order.begin(), order.end(), [&](std::uint32_t a, std::uint32_t b) {
-            const int c = rows[a].name.compare(rows[b].name);
-            return c < 0 || (c == 0 && d.endpoint_less(slot_of[a], slot_of[b]));
-        });
-        auto owner = d.names.end();
-        for (const std::uint32_t i : order) {
-            auto& row = rows[i];
-            if (owner == d.names.end() || owner->first != row.name) {
-                owner = d.names.emplace_hint(d.names.end(), std::move(row.name), member_list{});
-            }
-            const slot_id s = slot_of[i];
-            d.slot(s).owner = owner;
-            owner->second.reserve_one();
-            owner->second.insert(owner->second.end(), s);
-        }
-    } catch (...) {
-        d.clear();
-        throw;
-    }
-}
-
 void index::apply_ping(std::string_view name, const address& at, const metadata* meta,
                        std::int64_t now_ms) {
     impl& d = *impl_;

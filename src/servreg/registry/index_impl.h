@@ -213,15 +213,20 @@ struct index::impl {
     // A new instance, not yet in any member list. Strong guarantee.
     slot_id add(const address& at, std::uint32_t hash, std::int64_t first_seen_ms,
                 std::int64_t last_seen_ms) {
-        std::string url = is_url_of(at.url, at.host, at.port) ? std::string() : at.url;
-        std::string host = at.host;
+        return add(at.url, at.host, at.port, at.url_form, hash, first_seen_ms, last_seen_ms);
+    }
+    slot_id add(std::string_view at_url, std::string_view at_host, std::uint16_t port,
+                bool url_form, std::uint32_t hash, std::int64_t first_seen_ms,
+                std::int64_t last_seen_ms) {
+        std::string url(is_url_of(at_url, at_host, port) ? std::string_view() : at_url);
+        std::string host(at_host);
         table.reserve_one(*this, live_count);
         const slot_id s = allocate();
         instance& inst = slot(s);
         inst.url = std::move(url);
         inst.host = std::move(host);
-        inst.port = at.port;
-        inst.url_form = at.url_form;
+        inst.port = port;
+        inst.url_form = url_form;
         inst.drained = false;
         inst.drained_ms = 0;
         inst.hash = hash;
@@ -331,6 +336,17 @@ struct index::impl {
     void erase_name(name_map::iterator it) noexcept {
         names.erase(it);
         ++names_generation;
+    }
+
+    // Trades instances, names and endpoints with `other` (not the deletions, the cache or the
+    // observer).
+    void swap_content(impl& other) noexcept {
+        names.swap(other.names);
+        blocks.swap(other.blocks);
+        table.swap(other.table);
+        std::swap(slot_count, other.slot_count);
+        std::swap(free_head, other.free_head);
+        std::swap(live_count, other.live_count);
     }
 
     void clear() noexcept {

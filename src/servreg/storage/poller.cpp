@@ -81,7 +81,7 @@ void poller::poll_once() {
     if (start - since >= tombstone_retention.count() - settings_.overlap.count()) {
         spdlog::info("sync: no changes read for {} s; reloading the registry",
                      (start - last_start_ms_) / 1000);
-        reload_(db_->load_all());
+        reload_(*db_);
     } else {
         apply_(db_->changes_since(since), since);
     }

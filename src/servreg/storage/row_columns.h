@@ -54,25 +54,39 @@ struct row_columns {
         return st;
     }
 
-    // Runs `st` (from select()) and appends every row to `out`.
-    void fetch_all(soci::statement& st, std::vector<instance_row>& out) {
+    // Runs `st` (from select()) and hands every fetch's rows to `sink`.
+    void fetch_each(soci::statement& st, const store::row_sink& sink) {
+        std::vector<instance_row> rows;
         st.execute();
         while (st.fetch()) {
+            rows.resize(names.size());
             for (std::size_t i = 0; i < names.size(); ++i) {
-                out.push_back(
-                    {.name = std::move(names[i]),
-                     .host = std::move(hosts[i]),
-                     .port = static_cast<std::uint16_t>(ports[i]),
-                     .first_seen_ms = first_seen[i],
-                     .last_seen_ms = last_seen[i],
-                     .url = std::move(urls[i]),
-                     .url_form = url_forms[i] != 0,
-                     .drained = drained[i] != 0,
-                     .meta = meta_indicators[i] == soci::i_ok ? std::move(metas[i]) : std::string(),
-                     .changed_ms = changed[i]});
+                instance_row& r = rows[i];
+                r.name.swap(names[i]);
+                r.host.swap(hosts[i]);
+                r.port = static_cast<std::uint16_t>(ports[i]);
+                r.first_seen_ms = first_seen[i];
+                r.last_seen_ms = last_seen[i];
+                r.url.swap(urls[i]);
+                r.url_form = url_forms[i] != 0;
+                r.drained = drained[i] != 0;
+                if (meta_indicators[i] == soci::i_ok) {
+                    r.meta.swap(metas[i]);
+                } else {
+                    r.meta.clear();
+                }
+                r.changed_ms = changed[i];
             }
+            sink(rows);
             resize();
         }
+    }
+
+    // Runs `st` (from select()) and appends every row to `out`.
+    void fetch_all(soci::statement& st, std::vector<instance_row>& out) {
+        fetch_each(st, [&out](std::span<const instance_row> rows) {
+            out.insert(out.end(), rows.begin(), rows.end());
+        });
     }
 
 private:

@@ -36,7 +36,7 @@ class soci_store final : public store {
 public:
     soci_store(const config::database_target& target, const store_options& options);
 
-    std::vector<instance_row> load_all() override;
+    void scan_all(const row_sink& sink) override;
     void apply(std::span<const write_op> ops, std::vector<bool>& existed) override;
     std::size_t prune(std::int64_t cutoff_ms) override;
     void probe() override;
@@ -371,22 +371,21 @@ void soci_store::answered(watchdog::armed& armed) {
     if (deadlines_ && !armed.expired()) deadlines_->answered();
 }
 
-std::vector<instance_row> soci_store::load_all() {
+void soci_store::scan_all(const row_sink& sink) {
     // Reading the whole registry is many round trips: it gets 15 deadlines in all.
     const deadline_multiple longer(call_deadlines_, 15);
-    return guarded("loading the registry", [&] {
-        // Sized once: growing 100,000 rows by doubling costs more than counting them.
-        long long count = 0;
-        sql_ << "SELECT COUNT(*) FROM servreg_services", soci::into(count);
-        if (dialect_.kind == database_kind::sqlite) {
-            return read_all_rows(sqlite_handle(sql_), static_cast<std::size_t>(count));
-        }
+    // A lost connection is retried only before the first rows went out: each row once.
+    bool handed = false;
+    const row_sink once = [&](std::span<const instance_row> rows) {
+        handed = true;
+        sink(rows);
+    };
+    guarded("loading the registry", [&] {
+        if (handed) throw storage_error("the connection was lost while loading the registry");
+        if (dialect_.kind == database_kind::sqlite) return read_all_rows(sqlite_handle(sql_), once);
         row_columns c(10'000);
         soci::statement st = c.select(sql_, select_all_rows);
-        std::vector<instance_row> rows;
-        rows.reserve(static_cast<std::size_t>(count));
-        c.fetch_all(st, rows);
-        return rows;
+        c.fetch_each(st, once);
     });
 }
 
@@ -535,6 +534,14 @@ void soci_store::probe() {
 }
 
 }  // namespace
+
+std::vector<instance_row> store::load_all() {
+    std::vector<instance_row> rows;
+    scan_all([&rows](std::span<const instance_row> chunk) {
+        rows.insert(rows.end(), chunk.begin(), chunk.end());
+    });
+    return rows;
+}
 
 changes store::changes_since(std::int64_t /*since_ms*/) {
     throw storage_error("this store cannot report changes");

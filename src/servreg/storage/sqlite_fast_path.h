@@ -80,7 +80,9 @@ private:
     int bind_failure_ = SQLITE_OK;
 };
 
-// Every row of servreg_services (`expected` of them, to reserve), read through SQLite's API.
-std::vector<instance_row> read_all_rows(sqlite_api::sqlite3* db, std::size_t expected);
+// Every row of servreg_services, read through SQLite's API and handed to `sink` in chunks of
+// rows_per_chunk.
+inline constexpr std::size_t rows_per_chunk = 1024;
+void read_all_rows(sqlite_api::sqlite3* db, const store::row_sink& sink);
 
 }  // namespace servreg::storage

@@ -1,0 +1,130 @@
+// The index's start-up load: rows taken a chunk at a time into a content of their own, which
+// reset() then trades for the index's under its lock.
+#include <algorithm>
+#include <functional>
+#include <mutex>
+#include <shared_mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "servreg/registry/index.h"
+#include "servreg/registry/index_impl.h"
+
+namespace servreg::registry {
+
+using detail::url_hash;
+
+struct index::loader::state {
+    impl content;
+    // Each instance's name, in the order taken: sorted once at the end, which costs less than
+    // an ordered insertion a row (most names have one instance, so there are about as many
+    // names as rows).
+    struct named {
+        std::string name;
+        slot_id slot;
+    };
+    std::vector<named> names;
+    std::vector<std::uint32_t> name_of;  // by slot: its entry in `names`
+    std::int64_t newest_ms = 0;
+
+    void take(const storage::instance_row& row) {
+        std::string derived;
+        std::string_view url = row.url;
+        if (url.empty()) url = derived = url_of(row.host, row.port);
+        const std::uint32_t hash = url_hash(url);
+        names.push_back({row.name, no_slot});
+        slot_id s = content.find(url, hash);
+        if (s == no_slot) {
+            if (name_of.size() == name_of.capacity()) name_of.reserve(name_of.size() * 2 + 1024);
+            s = content.add(url, row.host, row.port, row.url_form, hash, row.first_seen_ms,
+                            row.last_seen_ms);
+            name_of.push_back(0);
+        } else {
+            // A later row for the same URL: it wins, its name and host with it.
+            auto& inst = content.slot(s);
+            if (inst.url.empty() && !is_url_of(url, row.host, row.port)) inst.url = url;
+            inst.host = row.host;
+            inst.port = row.port;
+            names[name_of[s]].slot = no_slot;
+        }
+        names.back().slot = s;
+        name_of[s] = static_cast<std::uint32_t>(names.size() - 1);
+        content.take_row(s, row);
+        newest_ms = std::max(newest_ms, row.last_seen_ms);
+    }
+
+    // Puts the names in order, and every name's members in endpoint order.
+    void finish() {
+        std::erase_if(names, [](const named& n) { return n.slot == no_slot; });
+        std::sort(names.begin(), names.end(), [this](const named& a, const named& b) {
+            const int c = a.name.compare(b.name);
+            return c < 0 || (c == 0 && content.endpoint_less(a.slot, b.slot));
+        });
+        auto owner = content.names.end();
+        for (named& n : names) {
+            if (owner == content.names.end() || owner->first != n.name) {
+                owner = content.names.emplace_hint(content.names.end(), std::move(n.name),
+                                                   member_list{});
+            }
+            content.slot(n.slot).owner = owner;
+            owner->second.reserve_one();
+            owner->second.insert(owner->second.end(), n.slot);
+        }
+        std::vector<named>().swap(names);
+        std::vector<std::uint32_t>().swap(name_of);
+    }
+};
+
+index::loader::loader() : state_(std::make_unique<state>()) {}
+
+index::loader::~loader() = default;
+
+void index::loader::take(std::span<const storage::instance_row> rows) {
+    for (const auto& row : rows) state_->take(row);
+}
+
+std::int64_t index::loader::newest_seen_ms() const noexcept {
+    return state_->newest_ms;
+}
+
+std::size_t index::loader::size() const noexcept {
+    return state_->content.live_count;
+}
+
+std::size_t index::loader::raise_last_seen(std::int64_t since_ms, std::int64_t to_ms) noexcept {
+    impl& c = state_->content;
+    std::size_t raised = 0;
+    for (slot_id s = 0; s < c.slot_count; ++s) {
+        auto& inst = c.slot(s);
+        const std::int64_t seen = inst.last_seen();
+        if (!inst.live || seen < since_ms || seen >= to_ms) continue;
+        inst.seen(to_ms);
+        ++raised;
+    }
+    return raised;
+}
+
+void index::reset(loader& content) {
+    loader::state& st = *content.state_;
+    st.finish();
+    impl& d = *impl_;
+    {
+        std::unique_lock lock(d.mutex);
+        d.swap_content(st.content);
+        d.deletions.clear();
+        ++d.names_generation;
+        d.bump({});
+    }
+    // The old content goes outside the lock.
+    st.content.clear();
+    st.newest_ms = 0;
+}
+
+void index::reset(const std::vector<storage::instance_row>& rows) {
+    loader content;
+    content.take(rows);
+    reset(content);
+}
+
+}  // namespace servreg::registry
