@@ -34,7 +34,7 @@ struct names_fixture {
 std::string describe(const std::shared_ptr<const match_cache::matched_names>& found) {
     if (!found) return "nothing remembered";
     std::string out = std::to_string(found->size()) + " names:";
-    for (const auto* entry : *found) out += " " + entry->first;
+    for (const auto* entry : *found) out += " " + std::string(entry->first.view());
     return out;
 }
 

@@ -65,7 +65,7 @@ bool index::apply_drain(std::string_view url, bool drained, std::int64_t changed
     if (s == no_slot) return false;
     auto& inst = d.slot(s);
     inst.drained_ms = std::max(inst.drained_ms, changed_ms);
-    if (std::exchange(inst.drained, drained) != drained) d.bump(inst.owner->first);
+    if (std::exchange(inst.drained, drained) != drained) d.bump(inst.owner->first.view());
     return true;
 }
 
@@ -103,7 +103,7 @@ std::vector<endpoint> index::locate(const glob& pattern, std::int64_t alive_sinc
     std::int64_t oldest = std::numeric_limits<std::int64_t>::max();
     const bool filtered = filter != nullptr && !filter->empty();
     std::shared_lock lock(d.mutex);
-    d.visit(pattern, [&](const std::string&, const member_list& members) {
+    d.visit(pattern, [&](std::string_view, const member_list& members) {
         for (const slot_id s : members) {
             const auto& inst = d.slot(s);
             if (inst.last_seen() < alive_since_ms || inst.drained) continue;
@@ -112,7 +112,7 @@ std::vector<endpoint> index::locate(const glob& pattern, std::int64_t alive_sinc
             if (inst.url_form) {
                 out.push_back({{}, inst.port, inst.full_url()});
             } else {
-                out.push_back({inst.host, inst.port, {}});
+                out.push_back({std::string(inst.host.view()), inst.port, {}});
             }
         }
     });
@@ -124,11 +124,11 @@ std::vector<storage::instance_row> index::list(const glob& pattern) const {
     const impl& d = *impl_;
     std::vector<storage::instance_row> out;
     std::shared_lock lock(d.mutex);
-    d.visit(pattern, [&](const std::string& name, const member_list& members) {
+    d.visit(pattern, [&](std::string_view name, const member_list& members) {
         for (const slot_id s : members) {
             const auto& inst = d.slot(s);
-            out.push_back({.name = name,
-                           .host = inst.host,
+            out.push_back({.name = std::string(name),
+                           .host = std::string(inst.host.view()),
                            .port = inst.port,
                            .first_seen_ms = inst.first_seen_ms,
                            .last_seen_ms = inst.last_seen(),

@@ -34,8 +34,8 @@ struct index::impl {
     struct instance {
         // The key; empty when it is url_of(host, port), as for every instance that pings by
         // host and port, which then costs no allocation for it.
-        std::string url;
-        std::string host;
+        detail::compact_string url;
+        detail::compact_string host;
         name_map::iterator owner{};            // valid while live
         std::unique_ptr<const metadata> meta;  // null: none
         std::int64_t first_seen_ms = 0;
@@ -50,9 +50,11 @@ struct index::impl {
         bool drained = false;
 
         bool has_url(std::string_view u) const noexcept {
-            return url.empty() ? is_url_of(u, host, port) : url == u;
+            return url.empty() ? is_url_of(u, host.view(), port) : url == u;
         }
-        std::string full_url() const { return url.empty() ? url_of(host, port) : url; }
+        std::string full_url() const {
+            return url.empty() ? url_of(host.view(), port) : std::string(url.view());
+        }
 
         // Whether a ping that gives these would store the instance as it is (meta null: the
         // ping keeps what is stored).
@@ -118,13 +120,13 @@ struct index::impl {
     void seen(instance& inst, std::int64_t now_ms) noexcept {
         if (observer == nullptr) return inst.seen(now_ms);
         const std::int64_t before = inst.last_seen_ms.exchange(now_ms, std::memory_order_relaxed);
-        if (now_ms - before > observer_ttl_ms) observer->changed(inst.owner->first);
+        if (now_ms - before > observer_ttl_ms) observer->changed(inst.owner->first.view());
     }
     void seen_at_least(instance& inst, std::int64_t t) noexcept {
         const std::int64_t before = inst.last_seen();
         inst.seen_at_least(t);
         if (observer != nullptr && t - before > observer_ttl_ms)
-            observer->changed(inst.owner->first);
+            observer->changed(inst.owner->first.view());
     }
 
     slot_id find(std::string_view url, std::uint32_t hash) const noexcept {
@@ -136,7 +138,7 @@ struct index::impl {
     bool endpoint_less(slot_id a, slot_id b) const noexcept {
         const instance& x = slot(a);
         const instance& y = slot(b);
-        const int c = x.host.compare(y.host);  // char_traits<char> compares bytes unsigned
+        const int c = x.host.compare(y.host.view());  // char_traits<char>: bytes unsigned
         if (c != 0) return c < 0;
         if (x.port != y.port) return x.port < y.port;
         // Rare (two URLs on one host and port), and then at most one of them is derived.
@@ -154,7 +156,7 @@ struct index::impl {
         auto it = names.lower_bound(name);
         bool created = false;
         if (it == names.end() || it->first != name) {
-            it = names.emplace_hint(it, std::string(name), member_list{});
+            it = names.emplace_hint(it, detail::compact_string(name), member_list{});
             created = true;
             ++names_generation;
         }
@@ -195,8 +197,8 @@ struct index::impl {
 
     void release(slot_id s) noexcept {
         instance& inst = slot(s);
-        std::string().swap(inst.host);  // give back a long host's memory
-        std::string().swap(inst.url);
+        inst.host = {};  // give back a long host's memory
+        inst.url = {};
         inst.meta.reset();
         inst.owner = {};
         inst.live = false;
@@ -218,8 +220,8 @@ struct index::impl {
     slot_id add(std::string_view at_url, std::string_view at_host, std::uint16_t port,
                 bool url_form, std::uint32_t hash, std::int64_t first_seen_ms,
                 std::int64_t last_seen_ms) {
-        std::string url(is_url_of(at_url, at_host, port) ? std::string_view() : at_url);
-        std::string host(at_host);
+        detail::compact_string url(is_url_of(at_url, at_host, port) ? std::string_view() : at_url);
+        detail::compact_string host(at_host);
         table.reserve_one(*this, live_count);
         const slot_id s = allocate();
         instance& inst = slot(s);
@@ -273,14 +275,15 @@ struct index::impl {
               std::int64_t last_seen_ms) {
         instance& inst = slot(s);
         // The URL does not move with the host: one derived from the old host is kept whole.
-        std::string kept_url =
-            inst.url.empty() && inst.host != host ? url_of(inst.host, inst.port) : std::string();
+        detail::compact_string kept_url(inst.url.empty() && inst.host != host
+                                            ? url_of(inst.host.view(), inst.port)
+                                            : std::string());
         const auto owner = prepare_name(name).first;
-        std::string new_host(host);
-        if (observer != nullptr) observer->changed(inst.owner->first);  // it leaves this name
+        detail::compact_string new_host(host);
+        if (observer != nullptr) observer->changed(inst.owner->first.view());  // it leaves
         detach(s);
-        if (!kept_url.empty()) inst.url.swap(kept_url);
-        inst.host.swap(new_host);
+        if (!kept_url.empty()) inst.url = std::move(kept_url);
+        inst.host = std::move(new_host);
         attach(s, owner);
         inst.first_seen_ms = first_seen_ms;
         inst.seen(last_seen_ms);
@@ -327,7 +330,7 @@ struct index::impl {
 
     // Removes live instance `s`.
     void remove(slot_id s) noexcept {
-        if (observer != nullptr) observer->changed(slot(s).owner->first);
+        if (observer != nullptr) observer->changed(slot(s).owner->first.view());
         detach(s);
         forget(s);
         generation.fetch_add(1, std::memory_order_release);
@@ -367,11 +370,13 @@ struct index::impl {
     void visit(const glob& pattern, F&& f) const {
         const std::string& prefix = pattern.literal_prefix();
         if (pattern.is_literal()) {
-            if (const auto it = names.find(prefix); it != names.end()) f(it->first, it->second);
+            if (const auto it = names.find(prefix); it != names.end()) {
+                f(it->first.view(), it->second);
+            }
             return;
         }
         if (const auto known = cache.remembered(pattern, names_generation)) {
-            for (const name_entry* entry : *known) f(entry->first, entry->second);
+            for (const name_entry* entry : *known) f(entry->first.view(), entry->second);
             return;
         }
         std::vector<const name_entry*> matched;
@@ -380,7 +385,7 @@ struct index::impl {
         for (auto it = names.lower_bound(prefix);
              it != names.end() && it->first.starts_with(prefix); ++it) {
             ++scanned;
-            if (!pattern.matches(it->first)) continue;
+            if (!pattern.matches(it->first.view())) continue;
             if (keep) {
                 try {
                     matched.push_back(&*it);
@@ -388,7 +393,7 @@ struct index::impl {
                     keep = false;  // out of memory: answer without remembering
                 }
             }
-            f(it->first, it->second);
+            f(it->first.view(), it->second);
         }
         if (keep && scanned >= detail::match_cache::min_scanned) {
             cache.remember(pattern, names_generation, std::move(matched));

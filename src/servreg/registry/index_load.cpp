@@ -21,7 +21,7 @@ struct index::loader::state {
     // an ordered insertion a row (most names have one instance, so there are about as many
     // names as rows).
     struct named {
-        std::string name;
+        detail::compact_string name;
         slot_id slot;
     };
     std::vector<named> names;
@@ -33,7 +33,7 @@ struct index::loader::state {
         std::string_view url = row.url;
         if (url.empty()) url = derived = url_of(row.host, row.port);
         const std::uint32_t hash = url_hash(url);
-        names.push_back({row.name, no_slot});
+        names.push_back({detail::compact_string(row.name), no_slot});
         slot_id s = content.find(url, hash);
         if (s == no_slot) {
             if (name_of.size() == name_of.capacity()) name_of.reserve(name_of.size() * 2 + 1024);
@@ -43,8 +43,8 @@ struct index::loader::state {
         } else {
             // A later row for the same URL: it wins, its name and host with it.
             auto& inst = content.slot(s);
-            if (inst.url.empty() && !is_url_of(url, row.host, row.port)) inst.url = url;
-            inst.host = row.host;
+            if (inst.url.empty() && !is_url_of(url, row.host, row.port)) inst.url.assign(url);
+            inst.host.assign(row.host);
             inst.port = row.port;
             names[name_of[s]].slot = no_slot;
         }
@@ -58,7 +58,7 @@ struct index::loader::state {
     void finish() {
         std::erase_if(names, [](const named& n) { return n.slot == no_slot; });
         std::sort(names.begin(), names.end(), [this](const named& a, const named& b) {
-            const int c = a.name.compare(b.name);
+            const int c = a.name.compare(b.name.view());
             return c < 0 || (c == 0 && content.endpoint_less(a.slot, b.slot));
         });
         auto owner = content.names.end();

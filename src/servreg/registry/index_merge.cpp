@@ -157,7 +157,7 @@ index::merge_stats index::merge(const storage::changes& given,
                 inst.drained_ms = row.changed_ms;
                 changed = true;
             }
-            if (changed) d.bump(inst.owner->first);
+            if (changed) d.bump(inst.owner->first.view());
             ++stats.updated;
             continue;
         }

@@ -8,7 +8,8 @@
 #include <functional>
 #include <limits>
 #include <map>
-#include <string>
+
+#include "servreg/registry/compact_string.h"
 
 namespace servreg::registry::detail {
 
@@ -77,7 +78,7 @@ private:
 };
 
 // Ordered, so that a pattern's literal prefix bounds the range of names a scan visits.
-using name_map = std::map<std::string, member_list, std::less<>>;
+using name_map = std::map<compact_string, member_list, std::less<>>;
 using name_entry = name_map::value_type;
 
 }  // namespace servreg::registry::detail
