@@ -159,8 +159,9 @@ TEST(SociStore, CheckpointsKeepTheWalBoundedAndLandInTheFile) {
     const auto wal = std::filesystem::file_size(path + "-wal");
     const auto file = std::filesystem::file_size(path);
     // Started over once it holds 16,384 frames (64 MiB of pages and their headers), plus what
-    // this writer, never waiting for a client, commits while a checkpoint catches up.
-    EXPECT_LT(wal, 100u << 20) << "the WAL of " << path << " is " << wal << " bytes";
+    // this writer, never waiting for a client, commits while a checkpoint catches up and syncs
+    // the file: on a busy machine as much again. Without checkpoints it would hold all 240 MB.
+    EXPECT_LT(wal, 180u << 20) << "the WAL of " << path << " is " << wal << " bytes";
     EXPECT_GT(file, 1u << 20) << "the checkpointed rows did not reach " << path << " (" << file
                               << " bytes)";
     auto sql = inspect(path);
@@ -193,8 +194,13 @@ TEST(SociStore, CheckpointsRunBesideTheWriterAndStartTheWalOver) {
     // would hold every frame of 1000 transactions (some 10,000).
     auto db = open_with_small_wal(path);
     spread_pings(*db, 1000, 0);
-    std::this_thread::sleep_for(std::chrono::milliseconds(300));
-    const auto [in_wal, copied] = wal_frames(path);
+    // The last checkpoints catch up within moments of the last write; a busy machine may take
+    // longer.
+    auto [in_wal, copied] = wal_frames(path);
+    for (int i = 0; i < 50 && (in_wal >= 2000 || copied < in_wal - 50); ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        std::tie(in_wal, copied) = wal_frames(path);
+    }
     EXPECT_LT(in_wal, 2000) << "the WAL of " << path << " was not started over";
     EXPECT_GE(copied, in_wal - 50)
         << "the checkpoints fell behind: " << copied << " of " << in_wal << " frames in the file";

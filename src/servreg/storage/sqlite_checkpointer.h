@@ -19,6 +19,10 @@ struct checkpoint_settings {
     // Once the WAL holds this many frames, a checkpoint holds writes off while it copies what
     // is left, so that the next transaction starts the WAL over: this bounds the WAL's size.
     int restart_after = 16384;
+    // Passive checkpoints sync the database file once they have copied this many frames since
+    // the last sync, so that the restarting checkpoint's own sync, with writes held off, has
+    // at most these left to flush.
+    int sync_after = 1000;
 };
 
 class sqlite_checkpointer {
@@ -62,6 +66,10 @@ private:
 
     checkpoint_settings settings_;
     void* db_ = nullptr;  // sqlite3*, used by the thread only
+    // The database file, read-only, to sync what passive checkpoints copied; -1: not open (the
+    // restarting checkpoint's own sync then does it all).
+    int file_ = -1;
+    bool sync_ = true;  // synchronous is not OFF
     std::mutex writes_mutex_;
     std::condition_variable writes_changed_;
     bool writing_ = false;          // a transaction is in progress
