@@ -50,8 +50,9 @@ WRK_THREADS = 2
 WRK_CONNECTIONS = 64
 QUIET_BUSY = 0.15  # the machine is quiet below this share of all CPUs busy
 # The main scenarios, in the order each round runs them (docs/performance.md describes each).
-SCENARIO_KEYS = ("nginx", "servreg_ping", "etcd_put", "etcd_keepalive", "servreg_locate_1000",
-                 "etcd_range", "servreg_locate_prefix", "servreg_locate_star")
+SCENARIO_KEYS = ("nginx", "servreg_ping", "servreg_ping_with_wrk", "etcd_put", "etcd_keepalive",
+                 "servreg_locate_1000", "etcd_range", "servreg_locate_prefix",
+                 "servreg_locate_star")
 # The watching scenario runs on a servreg of its own, after the others; "--only watch" selects it.
 WATCH_KEY = "watch"
 WATCH_PATTERN = "watch.svc.*"
@@ -161,10 +162,12 @@ def http_request(port, method, path, body=None, headers=None, timeout=10.0):
 
 
 class server:
-    """One server process in its own session, logging to a file; stop() ends its group."""
+    """One server process in its own session (or, own_session=False, in the benchmark's, which
+    wrk shares), logging to a file; stop() ends its group."""
 
-    def __init__(self, name, argv, log_path, ready_path, ready_method="GET"):
+    def __init__(self, name, argv, log_path, ready_path, ready_method="GET", own_session=True):
         self.name = name
+        self.own_session = own_session
         self.argv = [str(a) for a in argv]
         self.log_path = log_path
         self.ready_path = ready_path
@@ -176,7 +179,8 @@ class server:
         self.port = port
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=log,
-                                         stderr=subprocess.STDOUT, start_new_session=True)
+                                         stderr=subprocess.STDOUT,
+                                         start_new_session=self.own_session)
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -199,21 +203,25 @@ class server:
         """Ends the server (SIGTERM, then SIGKILL); returns its exit status."""
         if self.proc is None:
             return None
+        # Outside a session of its own the process's group is the benchmark's: signal it alone.
+        kill = (lambda sig: os.killpg(self.proc.pid, sig)) if self.own_session else \
+            self.proc.send_signal
         if self.proc.poll() is None:
             try:
-                os.killpg(self.proc.pid, signal.SIGTERM)
+                kill(signal.SIGTERM)
             except ProcessLookupError:
                 pass
             try:
                 self.proc.wait(timeout_s)
             except subprocess.TimeoutExpired:
                 print(f"    {self.name} did not stop within {timeout_s:.0f} s: SIGKILL")
-                os.killpg(self.proc.pid, signal.SIGKILL)
+                kill(signal.SIGKILL)
                 self.proc.wait()
-        try:  # workers left in the group (nginx's)
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
+        if self.own_session:
+            try:  # workers left in the group (nginx's)
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
         return self.proc.returncode
 
     def log_tail(self, lines=15):
@@ -280,10 +288,10 @@ def servreg_argv(binary, port, db, level="warn"):
             "--ttl", SERVREG_TTL_S]
 
 
-def servreg_server(binary, tmp, db, label, extra_args=()):
+def servreg_server(binary, tmp, db, label, extra_args=(), own_session=True):
     port = free_port()
     srv = server(f"servreg ({label})", servreg_argv(binary, port, db) + list(extra_args),
-                 tmp / f"servreg-{label}.log", "/health")
+                 tmp / f"servreg-{label}.log", "/health", own_session=own_session)
     srv.start(port)
     return srv
 
@@ -478,7 +486,7 @@ def run_wrk(port, path, script, args, duration_s, logs):
 class scenario:
     key: str
     label: str
-    server: str  # "nginx", "etcd" or "servreg"
+    server: str  # "nginx", "etcd", "servreg" or "servreg_with_wrk"
     script: str
     bodies: Path
     args: list = field(default_factory=list)
@@ -538,7 +546,8 @@ class bench:
 
     def measure(self, sc, srv):
         """One wrk run of a scenario, after waiting for a quiet machine."""
-        groups = {s.proc.pid for s in self.servers if s.alive()}
+        groups = {s.proc.pid if s.own_session else os.getpgid(s.proc.pid)
+                  for s in self.servers if s.alive()}
         quiet, busy, own, waited = wait_quiet(self.mode.quiet_wait_s, groups)
         if not quiet:
             self.quiet_misses.append({"scenario": sc.key, "busy": round(busy, 3),
@@ -591,6 +600,10 @@ class bench:
         add(scenario("nginx", "nginx, fixed reply", "nginx", "nginx.lua", ping_bodies))
         add(scenario("servreg_ping", f"servreg ping, {len(rotation):,} rotating", "servreg",
                      "servreg_ping.lua", ping_bodies))
+        # The same, with servreg in wrk's session (so in its scheduler autogroup, as when both
+        # are started from one shell): what the separate sessions above spare each server.
+        add(scenario("servreg_ping_with_wrk", "servreg ping, in wrk's session",
+                     "servreg_with_wrk", "servreg_ping.lua", ping_bodies))
         puts = rotation[:ETCD_PUT_KEYS]
         add(scenario("etcd_put", f"etcd put, {len(puts):,} keys rotating", "etcd", "etcd_put.lua",
                      self.write_bodies("etcd-put", [etcd_put_body(i) for i in puts]),
@@ -642,6 +655,15 @@ class bench:
             self.results["seeding"] = {"instances": n + BIG_SERVICE_SIZE,
                                        "seconds": round(seconds, 2)}
 
+        if "servreg_with_wrk" in needs:
+            print(f"==> starting a second servreg in wrk's session, seeding it ({n:,} + "
+                  f"{BIG_SERVICE_SIZE:,} instances)")
+            srv = servers["servreg_with_wrk"] = self.start(
+                servreg_server, binary, self.tmp, self.tmp / "with-wrk.db", "with-wrk", (), False)
+            seed_servreg(srv.port, svc_instance, n)
+            seed_servreg(srv.port, big_instance, BIG_SERVICE_SIZE)
+            check_seeded(srv.port, [("svc.42.*", 10), ("big", BIG_SERVICE_SIZE)])
+
         self.run_rounds([(sc, servers[sc.server]) for sc in scenarios.values()])
 
         if "servreg" in servers:
@@ -656,7 +678,7 @@ class bench:
             if status != 0:
                 self.note_problem(f"servreg (main) exited with status {status} on SIGTERM:\n"
                                   f"{srv.log_tail()}")
-        for name in ("etcd", "nginx"):
+        for name in ("servreg_with_wrk", "etcd", "nginx"):
             if name in servers:
                 self.stop(servers[name])
         return db
@@ -851,7 +873,8 @@ class bench:
     def timed_change(self, srv, pool, changer, k, rearm=True):
         """Pings new instance k of the watched pattern; every watcher must answer with it, and
         holds its call again with the new index unless rearm is False."""
-        groups = {s.proc.pid for s in self.servers if s.alive()}
+        groups = {s.proc.pid if s.own_session else os.getpgid(s.proc.pid)
+                  for s in self.servers if s.alive()}
         quiet, busy, own, waited = wait_quiet(min(self.mode.quiet_wait_s, 5.0), groups)
         if not quiet:
             self.quiet_misses.append({"scenario": "watch_change", "busy": round(busy, 3),
@@ -923,7 +946,8 @@ TARGETS = [
     ("servreg_locate_prefix", "p99", None, 2.0),
     ("servreg_locate_star", "p99", None, 20.0),
 ]
-ETCD_PEER = {"servreg_ping": "etcd_put", "servreg_locate_1000": "etcd_range"}
+ETCD_PEER = {"servreg_ping": "etcd_put", "servreg_ping_with_wrk": "etcd_put",
+             "servreg_locate_1000": "etcd_range"}
 RSS_TARGET_MIB = 64
 STARTUP_TARGET_MS = 300
 SCALING_TARGET = 0.5
@@ -1064,8 +1088,8 @@ def report(b, mode, machine):
         if not m:
             print(f"{sc.label:<40} {'(not measured)':>9}")
             continue
-        x_nginx = m["rps"] / nginx["rps"] if nginx and key != "nginx" and sc.server == "servreg" \
-            else None
+        x_nginx = m["rps"] / nginx["rps"] if nginx and key != "nginx" and \
+            sc.server.startswith("servreg") else None
         peer = medians.get(ETCD_PEER.get(key, ""))
         x_etcd = m["rps"] / peer["rps"] if peer else None
         mine = [c for c in checks if c["scenario"] == key]
@@ -1212,7 +1236,8 @@ def markdown(summary):
         med = sc["median"]
         if not med:
             continue
-        x_nginx = med["rps"] / nginx["rps"] if nginx and sc["server"] == "servreg" else None
+        x_nginx = med["rps"] / nginx["rps"] if nginx and sc["server"].startswith("servreg") \
+            else None
         peer = (scenarios.get(ETCD_PEER.get(key, "")) or {}).get("median")
         x_etcd = med["rps"] / peer["rps"] if peer else None
         mine = [t for t in summary["targets"] if t["scenario"] == key]
