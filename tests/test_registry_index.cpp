@@ -218,11 +218,16 @@ TEST(Index, ResetReplacesEverything) {
         {"web", "h3", 1, 12, 22},
         {"dup", "h4", 1, 13, 23},
         {"dup2", "h4", 1, 14, 24},  // the same endpoint again: the later row wins
+        {"url1", "alias", 80, 15, 25, "http://alias/x"},
+        {"url2", "alias", 80, 16, 26, "http://alias/x"},  // the same URL, not host:port's
     });
     EXPECT_GT(idx.generation(), before);
-    EXPECT_EQ(idx.size(), 4u);
+    EXPECT_EQ(idx.size(), 5u);
     EXPECT_EQ(show(idx.list(glob("*"))),
-              "[ {dup2 h4:1 14 24} {svc h1:1 11 21} {svc h2:1 10 20} {web h3:1 12 22} ]");
+              "[ {dup2 h4:1 14 24} {svc h1:1 11 21} {svc h2:1 10 20} {url2 alias:80 16 26} "
+              "{web h3:1 12 22} ]");
+    EXPECT_TRUE(idx.apply_unregister("http://alias/x"));
+    EXPECT_EQ(idx.size(), 4u);
     EXPECT_FALSE(idx.apply_unregister(url_at("x", 9)));
     // The index keeps working normally after a reset.
     idx.apply_ping("svc", "h0", 1, 30);

@@ -54,6 +54,37 @@ public:
         }
     }
 
+    // Makes room for `entries` in all, at once (a load of known size).
+    template <class Slots>
+    void reserve(const Slots& slots, std::size_t entries) {
+        std::size_t size = 64;
+        while (size < entries * 2) size *= 2;
+        if (size <= table_.size()) return;
+        std::vector<slot_id> bigger(size, no_slot);
+        table_.swap(bigger);
+        for (const slot_id s : bigger) {
+            if (s != no_slot) insert(slots, s);
+        }
+    }
+
+    // Inserts `s`, or puts it in the place of an entry `same(entry, s)` says has its URL (which
+    // then has its hash) and returns that entry; no_slot when there was none. Room must have
+    // been made.
+    template <class Slots, class Same>
+    slot_id insert_or_replace(const Slots& slots, slot_id s, Same&& same) {
+        const std::uint32_t hash = slots.slot(s).hash;
+        std::size_t pos = hash & mask();
+        for (; table_[pos] != no_slot; pos = (pos + 1) & mask()) {
+            const slot_id e = table_[pos];
+            if (slots.slot(e).hash == hash && same(e, s)) {
+                table_[pos] = s;
+                return e;
+            }
+        }
+        table_[pos] = s;
+        return no_slot;
+    }
+
     template <class Slots>
     void insert(const Slots& slots, slot_id s) noexcept {
         std::size_t pos = slots.slot(s).hash & mask();

@@ -49,6 +49,10 @@ struct index::impl {
         bool url_form = false;
         bool drained = false;
 
+        bool same_url(const instance& o) const {
+            if (url.empty() && o.url.empty()) return port == o.port && host == o.host;
+            return full_url() == o.full_url();
+        }
         bool has_url(std::string_view u) const noexcept {
             return url.empty() ? is_url_of(u, host.view(), port) : url == u;
         }
@@ -220,9 +224,17 @@ struct index::impl {
     slot_id add(std::string_view at_url, std::string_view at_host, std::uint16_t port,
                 bool url_form, std::uint32_t hash, std::int64_t first_seen_ms,
                 std::int64_t last_seen_ms) {
+        table.reserve_one(*this, live_count);
+        const slot_id s = place(at_url, at_host, port, url_form, hash, first_seen_ms, last_seen_ms);
+        table.insert(*this, s);
+        return s;
+    }
+    // A new live slot, in no member list and not in the endpoint table. Strong guarantee.
+    slot_id place(std::string_view at_url, std::string_view at_host, std::uint16_t port,
+                  bool url_form, std::uint32_t hash, std::int64_t first_seen_ms,
+                  std::int64_t last_seen_ms) {
         detail::compact_string url(is_url_of(at_url, at_host, port) ? std::string_view() : at_url);
         detail::compact_string host(at_host);
-        table.reserve_one(*this, live_count);
         const slot_id s = allocate();
         instance& inst = slot(s);
         inst.url = std::move(url);
@@ -235,7 +247,6 @@ struct index::impl {
         inst.first_seen_ms = first_seen_ms;
         inst.seen(last_seen_ms);
         inst.live = true;
-        table.insert(*this, s);
         ++live_count;
         return s;
     }

@@ -25,38 +25,37 @@ struct index::loader::state {
         slot_id slot;
     };
     std::vector<named> names;
-    std::vector<std::uint32_t> name_of;  // by slot: its entry in `names`
     std::int64_t newest_ms = 0;
 
     void take(const storage::instance_row& row) {
         std::string derived;
         std::string_view url = row.url;
         if (url.empty()) url = derived = url_of(row.host, row.port);
-        const std::uint32_t hash = url_hash(url);
         names.push_back({detail::compact_string(row.name), no_slot});
-        slot_id s = content.find(url, hash);
-        if (s == no_slot) {
-            if (name_of.size() == name_of.capacity()) name_of.reserve(name_of.size() * 2 + 1024);
-            s = content.add(url, row.host, row.port, row.url_form, hash, row.first_seen_ms,
-                            row.last_seen_ms);
-            name_of.push_back(0);
-        } else {
-            // A later row for the same URL: it wins, its name and host with it.
-            auto& inst = content.slot(s);
-            if (inst.url.empty() && !is_url_of(url, row.host, row.port)) inst.url.assign(url);
-            inst.host.assign(row.host);
-            inst.port = row.port;
-            names[name_of[s]].slot = no_slot;
-        }
+        const slot_id s = content.place(url, row.host, row.port, row.url_form, url_hash(url),
+                                        row.first_seen_ms, row.last_seen_ms);
         names.back().slot = s;
-        name_of[s] = static_cast<std::uint32_t>(names.size() - 1);
         content.take_row(s, row);
         newest_ms = std::max(newest_ms, row.last_seen_ms);
     }
 
-    // Puts the names in order, and every name's members in endpoint order.
+    // Fills the endpoint table, sized once, and puts the names in order and every name's
+    // members in endpoint order.
     void finish() {
-        std::erase_if(names, [](const named& n) { return n.slot == no_slot; });
+        content.table.reserve(content, content.live_count);
+        for (slot_id s = 0; s < content.slot_count; ++s) {
+            // The database keys rows by URL; should one repeat, the later row wins.
+            const slot_id earlier = content.table.insert_or_replace(
+                content, s,
+                [this](slot_id a, slot_id b) { return content.slot(a).same_url(content.slot(b)); });
+            if (earlier != no_slot) {
+                --content.live_count;
+                content.release(earlier);
+            }
+        }
+        std::erase_if(names, [this](const named& n) {
+            return n.slot == no_slot || !content.slot(n.slot).live;  // a take that threw
+        });
         std::sort(names.begin(), names.end(), [this](const named& a, const named& b) {
             const int c = a.name.compare(b.name.view());
             return c < 0 || (c == 0 && content.endpoint_less(a.slot, b.slot));
@@ -72,7 +71,6 @@ struct index::loader::state {
             owner->second.insert(owner->second.end(), n.slot);
         }
         std::vector<named>().swap(names);
-        std::vector<std::uint32_t>().swap(name_of);
     }
 };
 
