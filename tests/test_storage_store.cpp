@@ -159,8 +159,8 @@ TEST(SociStore, CheckpointsKeepTheWalBoundedAndLandInTheFile) {
     const auto wal = std::filesystem::file_size(path + "-wal");
     const auto file = std::filesystem::file_size(path);
     // Started over once it holds 16,384 frames (64 MiB of pages and their headers), plus what
-    // this writer, never waiting for a client, commits while a checkpoint catches up and syncs
-    // the file: on a busy machine as much again. Without checkpoints it would hold all 240 MB.
+    // this writer, never waiting for a client, commits while a checkpoint catches up: on a
+    // busy machine as much again. Without checkpoints it would hold all 240 MB.
     EXPECT_LT(wal, 180u << 20) << "the WAL of " << path << " is " << wal << " bytes";
     EXPECT_GT(file, 1u << 20) << "the checkpointed rows did not reach " << path << " (" << file
                               << " bytes)";

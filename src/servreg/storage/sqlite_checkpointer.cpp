@@ -148,13 +148,15 @@ void sqlite_checkpointer::run() noexcept {
         // steady stream of commits is only the restarting one: its sync, with writes held off,
         // then flushed every page the passive ones had copied, spread over the whole file.
         // Synced here instead, beside the writer, every sync_after frames, the restart flushes
-        // only what was copied since.
-        if (rc == SQLITE_OK && sync_ && file_ >= 0 &&
-            copied >= unsynced_from + settings_.sync_after) {
+        // only what was copied since. Not when the WAL is due to start over: that waits for
+        // no sync, so the WAL stays as bounded as without these.
+        if (rc == SQLITE_OK && in_wal >= settings_.restart_after) {
+            rc = restart(in_wal, copied);
+        } else if (rc == SQLITE_OK && sync_ && file_ >= 0 &&
+                   copied >= unsynced_from + settings_.sync_after) {
             ::fdatasync(file_);
             unsynced_from = copied;
         }
-        if (rc == SQLITE_OK && in_wal >= settings_.restart_after) rc = restart(in_wal, copied);
         const std::string why = rc == SQLITE_OK ? std::string() : sqlite3_errmsg(db);
 
         lock.lock();
