@@ -32,11 +32,11 @@ using instance_key =
 
 class memory_store final : public storage::store {
 public:
-    std::vector<storage::instance_row> load_all() override {
+    void scan_all(const row_sink& sink) override {
         std::lock_guard lock(mutex_);
         std::vector<storage::instance_row> out;
         for (const auto& [key, row] : rows_) out.push_back(row);
-        return out;
+        sink(out);
     }
 
     void apply(std::span<const storage::write_op> ops, std::vector<bool>& existed) override {
