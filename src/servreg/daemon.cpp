@@ -118,7 +118,7 @@ int run_daemon(const config::options& opts) {
         db = storage::open_store(opts.database, deadlines);
         loaded_at_ms = clock.now_ms();
         registry::index::loader loaded;
-        db->scan_all([&loaded](std::span<const storage::instance_row> rows) { loaded.take(rows); });
+        loaded.take_all(*db);
         if (opts.restart_grace) {
             const auto grace = registry::apply_restart_grace(loaded, loaded_at_ms, opts.ttl,
                                                              writer_settings.prune_after);
@@ -173,8 +173,7 @@ int run_daemon(const config::options& opts) {
             },
             [&index](storage::store& source) {
                 registry::index::loader loaded;
-                source.scan_all(
-                    [&loaded](std::span<const storage::instance_row> rows) { loaded.take(rows); });
+                loaded.take_all(source);
                 index.reset(loaded);
             });
         spdlog::info("reading other servreg processes' changes every {} ms",

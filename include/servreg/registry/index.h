@@ -60,6 +60,8 @@ public:
         // Copies what the index keeps of `rows`: the database keys rows by URL; should one
         // repeat, the later row wins.
         void take(std::span<const storage::instance_row> rows);
+        // Takes every row of `db` (store::scan_all).
+        void take_all(storage::store& db);
 
         // How many instances, and the newest last_seen among them (0: none).
         std::size_t size() const noexcept;

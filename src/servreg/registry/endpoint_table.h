@@ -47,11 +47,7 @@ public:
     template <class Slots>
     void reserve_one(const Slots& slots, std::size_t entries) {
         if ((entries + 1) * 2 <= table_.size()) return;
-        std::vector<slot_id> bigger(std::max<std::size_t>(64, table_.size() * 2), no_slot);
-        table_.swap(bigger);
-        for (const slot_id s : bigger) {
-            if (s != no_slot) insert(slots, s);
-        }
+        rehash(slots, std::max<std::size_t>(64, table_.size() * 2));
     }
 
     // Makes room for `entries` in all, at once (a load of known size).
@@ -59,12 +55,7 @@ public:
     void reserve(const Slots& slots, std::size_t entries) {
         std::size_t size = 64;
         while (size < entries * 2) size *= 2;
-        if (size <= table_.size()) return;
-        std::vector<slot_id> bigger(size, no_slot);
-        table_.swap(bigger);
-        for (const slot_id s : bigger) {
-            if (s != no_slot) insert(slots, s);
-        }
+        if (size > table_.size()) rehash(slots, size);
     }
 
     // Inserts `s`, or puts it in the place of an entry `same(entry, s)` says has its URL (which
@@ -118,6 +109,16 @@ public:
 
 private:
     std::size_t mask() const noexcept { return table_.size() - 1; }
+
+    // Moves every entry into a table of `size` slots (a power of two).
+    template <class Slots>
+    void rehash(const Slots& slots, std::size_t size) {
+        std::vector<slot_id> bigger(size, no_slot);
+        table_.swap(bigger);
+        for (const slot_id s : bigger) {
+            if (s != no_slot) insert(slots, s);
+        }
+    }
 
     std::vector<slot_id> table_;
 };

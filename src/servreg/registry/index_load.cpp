@@ -82,6 +82,10 @@ void index::loader::take(std::span<const storage::instance_row> rows) {
     for (const auto& row : rows) state_->take(row);
 }
 
+void index::loader::take_all(storage::store& db) {
+    db.scan_all([this](std::span<const storage::instance_row> rows) { take(rows); });
+}
+
 std::int64_t index::loader::newest_seen_ms() const noexcept {
     return state_->newest_ms;
 }
