@@ -110,6 +110,22 @@ TEST(IndexInstances, TwoUrlsOnOneHostAndPortAreTwoInstances) {
     EXPECT_EQ(show(located(idx)), "[ h:8000 http://h:8000/b ]");
 }
 
+TEST(IndexInstances, AnInstanceAloneUnderItsNameMovesToAnotherHostAndKeepsTheName) {
+    // The same URL from another host (a row merged from another process can say so): the
+    // name stays, though for a moment the instance is in no list of it.
+    index idx;
+    idx.apply_ping("svc", address{"http://h:8000/a", "h", 8000, true}, nullptr, 100);
+    idx.apply_ping("svc", address{"http://h:8000/a", "h2", 8000, true}, nullptr, 200);
+    idx.apply_ping("later", "x", 1, 300);  // a name made after it must not take its place
+    const auto rows = idx.list(glob("*"));
+    ASSERT_EQ(rows.size(), 2u) << show(rows);
+    EXPECT_EQ(rows[1].name, "svc") << show(rows);
+    EXPECT_EQ(rows[1].host, "h2") << show(rows);
+    EXPECT_EQ(rows[1].first_seen_ms, 100) << show(rows);
+    EXPECT_EQ(show(idx.locate(glob("svc"), everything)), "[ http://h:8000/a ]");
+    EXPECT_EQ(show(idx.locate(glob("later"), everything)), "[ x:1 ]");
+}
+
 TEST(IndexInstances, APingWithMetaReplacesItAndOneWithoutKeepsIt) {
     index idx;
     const metadata v1{{"version", "1"}, {"zone", "a"}};

@@ -15,18 +15,21 @@ namespace {
 
 using servreg::registry::glob;
 using servreg::registry::detail::match_cache;
-using servreg::registry::detail::member_list;
-using servreg::registry::detail::name_map;
+using servreg::registry::detail::name_entry;
+using servreg::registry::detail::name_set;
 
 // Names "n0" ... "n<count-1>" and what a list of them points to.
 struct names_fixture {
-    name_map names;
+    name_set names;
     explicit names_fixture(int count) {
-        for (int i = 0; i < count; ++i) names.emplace("n" + std::to_string(i), member_list{});
+        for (int i = 0; i < count; ++i) names.insert("n" + std::to_string(i));
     }
     match_cache::matched_names all() const {
         match_cache::matched_names out;
-        for (const auto& entry : names) out.push_back(&entry);
+        names.scan_from("", [&out](const name_entry& entry) {
+            out.push_back(&entry);
+            return true;
+        });
         return out;
     }
 };
@@ -34,7 +37,7 @@ struct names_fixture {
 std::string describe(const std::shared_ptr<const match_cache::matched_names>& found) {
     if (!found) return "nothing remembered";
     std::string out = std::to_string(found->size()) + " names:";
-    for (const auto* entry : *found) out += " " + std::string(entry->first.view());
+    for (const auto* entry : *found) out += " " + std::string(entry->name.view());
     return out;
 }
 
@@ -113,7 +116,7 @@ TEST(MatchCache, EmptiesItselfWhenItHoldsTooManyPatterns) {
 // together pass it empty the cache.
 TEST(MatchCache, KeepsNoMoreNamesThanTheBound) {
     const names_fixture f(1);
-    const auto* name = &*f.names.begin();
+    const auto* name = f.all().front();
     match_cache cache;
     cache.remember(glob("z*"), 9, match_cache::matched_names(match_cache::max_names + 1, name));
     expect_forgotten(cache, "z*", 9, "a list longer than max_names");

@@ -26,7 +26,7 @@ void index::apply_ping(std::string_view name, const address& at, const metadata*
         std::shared_lock lock(d.mutex);
         if (const slot_id s = d.find(at.url, hash); s != no_slot) {
             auto& inst = d.slot(s);
-            if (inst.owner->first == name && inst.same_as(at.host, at.url_form, meta)) {
+            if (d.name_of(inst) == name && inst.same_as(at.host, at.url_form, meta)) {
                 d.seen(inst, now_ms);
                 return;
             }
@@ -65,7 +65,7 @@ bool index::apply_drain(std::string_view url, bool drained, std::int64_t changed
     if (s == no_slot) return false;
     auto& inst = d.slot(s);
     inst.drained_ms = std::max(inst.drained_ms, changed_ms);
-    if (std::exchange(inst.drained, drained) != drained) d.bump(inst.owner->first.view());
+    if (std::exchange(inst.drained, drained) != drained) d.bump(d.name_of(inst));
     return true;
 }
 
@@ -73,8 +73,8 @@ std::size_t index::prune(std::int64_t cutoff_ms) {
     impl& d = *impl_;
     std::unique_lock lock(d.mutex);
     std::size_t removed = 0;
-    for (auto it = d.names.begin(); it != d.names.end();) {
-        auto& members = it->second;
+    const std::size_t names_removed = d.names.erase_if([&](detail::name_entry& entry) noexcept {
+        auto& members = entry.members;
         std::size_t kept = 0;
         for (slot_id* p = members.begin(); p != members.end(); ++p) {
             if (d.slot(*p).last_seen() < cutoff_ms) {
@@ -85,13 +85,9 @@ std::size_t index::prune(std::int64_t cutoff_ms) {
             }
         }
         members.truncate(kept);
-        if (members.empty()) {
-            it = d.names.erase(it);
-            ++d.names_generation;
-        } else {
-            ++it;
-        }
-    }
+        return members.empty();
+    });
+    if (names_removed > 0) ++d.names_generation;
     if (removed > 0) d.bump({});
     return removed;
 }

@@ -20,15 +20,17 @@
 #include "servreg/registry/match_cache.h"
 #include "servreg/registry/member_list.h"
 #include "servreg/registry/metadata.h"
+#include "servreg/registry/name_set.h"
 
 namespace servreg::registry {
 
 using detail::member_list;
+using detail::name_id;
+using detail::no_name;
 using detail::no_slot;
 using detail::slot_id;
 
 struct index::impl {
-    using name_map = detail::name_map;
     using name_entry = detail::name_entry;
 
     struct instance {
@@ -36,14 +38,14 @@ struct index::impl {
         // host and port, which then costs no allocation for it.
         detail::compact_string url;
         detail::compact_string host;
-        name_map::iterator owner{};            // valid while live
         std::unique_ptr<const metadata> meta;  // null: none
         std::int64_t first_seen_ms = 0;
         // The `changed` of the write that set `drained`, as far as this index knows.
         std::int64_t drained_ms = 0;
         // Refreshed under the shared lock; the lock orders everything else.
         std::atomic<std::int64_t> last_seen_ms{0};
-        std::uint32_t hash = 0;  // url_hash while live, next free slot otherwise
+        std::uint32_t hash = 0;   // url_hash while live, next free slot otherwise
+        name_id owner = no_name;  // the service's name while live
         std::uint16_t port = 0;
         bool live = false;
         bool url_form = false;
@@ -85,9 +87,11 @@ struct index::impl {
             }
         }
     };
+    // 80 bytes at most on 64-bit targets: a million of them are most of the resident set.
+    static_assert(sizeof(void*) != 8 || sizeof(instance) <= 80);
 
     mutable std::shared_mutex mutex;
-    name_map names;
+    detail::name_set names;
     // Instances live in fixed blocks: they never move, so growing copies nothing under the
     // lock, last_seen can be a plain atomic, and there is no doubling slack.
     static constexpr std::size_t block_bits = 9;
@@ -114,6 +118,10 @@ struct index::impl {
     change_observer* observer = nullptr;
     std::int64_t observer_ttl_ms = 0;
 
+    std::string_view name_of(const instance& inst) const noexcept {
+        return names[inst.owner].name.view();
+    }
+
     // An answer of the instances of `name` changed (empty: of any name).
     void bump(std::string_view name) noexcept {
         generation.fetch_add(1, std::memory_order_release);
@@ -124,13 +132,12 @@ struct index::impl {
     void seen(instance& inst, std::int64_t now_ms) noexcept {
         if (observer == nullptr) return inst.seen(now_ms);
         const std::int64_t before = inst.last_seen_ms.exchange(now_ms, std::memory_order_relaxed);
-        if (now_ms - before > observer_ttl_ms) observer->changed(inst.owner->first.view());
+        if (now_ms - before > observer_ttl_ms) observer->changed(name_of(inst));
     }
     void seen_at_least(instance& inst, std::int64_t t) noexcept {
         const std::int64_t before = inst.last_seen();
         inst.seen_at_least(t);
-        if (observer != nullptr && t - before > observer_ttl_ms)
-            observer->changed(inst.owner->first.view());
+        if (observer != nullptr && t - before > observer_ttl_ms) observer->changed(name_of(inst));
     }
 
     slot_id find(std::string_view url, std::uint32_t hash) const noexcept {
@@ -155,33 +162,32 @@ struct index::impl {
                                 [this](slot_id a, slot_id b) { return endpoint_less(a, b); });
     }
 
-    // The node for `name`, created when missing, with room for one more member.
-    std::pair<name_map::iterator, bool> prepare_name(std::string_view name) {
-        auto it = names.lower_bound(name);
-        bool created = false;
-        if (it == names.end() || it->first != name) {
-            it = names.emplace_hint(it, detail::compact_string(name), member_list{});
-            created = true;
-            ++names_generation;
-        }
+    // The entry for `name`, created when missing, with room for one more member.
+    std::pair<name_id, bool> prepare_name(std::string_view name) {
+        const auto [id, created] = names.insert(name);
         try {
-            it->second.reserve_one();
+            names[id].members.reserve_one();
         } catch (...) {
-            if (created) names.erase(it);
+            if (created) names.erase(id);
             throw;
         }
-        return {it, created};
+        if (created) ++names_generation;
+        return {id, created};
     }
 
-    void attach(slot_id s, name_map::iterator owner) noexcept {
+    void attach(slot_id s, name_id owner) noexcept {
         slot(s).owner = owner;
-        owner->second.insert(position_in(owner->second, s), s);  // room made by prepare_name
+        member_list& members = names[owner].members;
+        members.insert(position_in(members, s), s);  // room made by prepare_name
     }
 
-    void detach(slot_id s) noexcept {
-        const auto owner = slot(s).owner;
-        owner->second.erase(position_in(owner->second, s));
-        if (owner->second.empty()) erase_name(owner);
+    // Takes `s` out of its name's list, and the name out of the index when that leaves it
+    // empty, unless it is `keep` (a move to another host under the same name).
+    void detach(slot_id s, name_id keep = no_name) noexcept {
+        const name_id owner = slot(s).owner;
+        member_list& members = names[owner].members;
+        members.erase(position_in(members, s));
+        if (members.empty() && owner != keep) erase_name(owner);
     }
 
     // --- slots ---
@@ -204,7 +210,7 @@ struct index::impl {
         inst.host = {};  // give back a long host's memory
         inst.url = {};
         inst.meta.reset();
-        inst.owner = {};
+        inst.owner = no_name;
         inst.live = false;
         inst.hash = free_head;
         free_head = s;
@@ -263,8 +269,8 @@ struct index::impl {
                 std::int64_t now_ms) {
         if (const slot_id s = find(at.url, hash); s != no_slot) {
             instance& inst = slot(s);
-            if (inst.owner->first != name || inst.host != at.host) {
-                const bool renamed = inst.owner->first != name;
+            if (name_of(inst) != name || inst.host != at.host) {
+                const bool renamed = name_of(inst) != name;
                 move(s, name, at.host, renamed ? now_ms : inst.first_seen_ms, now_ms);
             } else {
                 seen(inst, now_ms);
@@ -289,10 +295,10 @@ struct index::impl {
         detail::compact_string kept_url(inst.url.empty() && inst.host != host
                                             ? url_of(inst.host.view(), inst.port)
                                             : std::string());
-        const auto owner = prepare_name(name).first;
         detail::compact_string new_host(host);
-        if (observer != nullptr) observer->changed(inst.owner->first.view());  // it leaves
-        detach(s);
+        const name_id owner = prepare_name(name).first;
+        if (observer != nullptr) observer->changed(name_of(inst));  // it leaves
+        detach(s, owner);
         if (!kept_url.empty()) inst.url = std::move(kept_url);
         inst.host = std::move(new_host);
         attach(s, owner);
@@ -309,7 +315,7 @@ struct index::impl {
         try {
             s = add(at, hash, first_seen_ms, last_seen_ms);
         } catch (...) {
-            if (created) names.erase(owner);
+            if (created) erase_name(owner);
             throw;
         }
         attach(s, owner);
@@ -341,14 +347,14 @@ struct index::impl {
 
     // Removes live instance `s`.
     void remove(slot_id s) noexcept {
-        if (observer != nullptr) observer->changed(slot(s).owner->first.view());
+        if (observer != nullptr) observer->changed(name_of(slot(s)));
         detach(s);
         forget(s);
         generation.fetch_add(1, std::memory_order_release);
     }
 
-    void erase_name(name_map::iterator it) noexcept {
-        names.erase(it);
+    void erase_name(name_id id) noexcept {
+        names.erase(id);
         ++names_generation;
     }
 
@@ -381,31 +387,32 @@ struct index::impl {
     void visit(const glob& pattern, F&& f) const {
         const std::string& prefix = pattern.literal_prefix();
         if (pattern.is_literal()) {
-            if (const auto it = names.find(prefix); it != names.end()) {
-                f(it->first.view(), it->second);
+            if (const name_id id = names.find(prefix); id != no_name) {
+                f(names[id].name.view(), names[id].members);
             }
             return;
         }
         if (const auto known = cache.remembered(pattern, names_generation)) {
-            for (const name_entry* entry : *known) f(entry->first.view(), entry->second);
+            for (const name_entry* entry : *known) f(entry->name.view(), entry->members);
             return;
         }
         std::vector<const name_entry*> matched;
         std::size_t scanned = 0;
         bool keep = true;
-        for (auto it = names.lower_bound(prefix);
-             it != names.end() && it->first.starts_with(prefix); ++it) {
+        names.scan_from(prefix, [&](const name_entry& entry) {
+            if (!entry.name.starts_with(prefix)) return false;
             ++scanned;
-            if (!pattern.matches(it->first.view())) continue;
+            if (!pattern.matches(entry.name.view())) return true;
             if (keep) {
                 try {
-                    matched.push_back(&*it);
+                    matched.push_back(&entry);
                 } catch (...) {
                     keep = false;  // out of memory: answer without remembering
                 }
             }
-            f(it->first.view(), it->second);
-        }
+            f(entry.name.view(), entry.members);
+            return true;
+        });
         if (keep && scanned >= detail::match_cache::min_scanned) {
             cache.remember(pattern, names_generation, std::move(matched));
         }

@@ -60,15 +60,15 @@ struct index::loader::state {
             const int c = a.name.compare(b.name.view());
             return c < 0 || (c == 0 && content.endpoint_less(a.slot, b.slot));
         });
-        auto owner = content.names.end();
+        name_id owner = no_name;
         for (named& n : names) {
-            if (owner == content.names.end() || owner->first != n.name) {
-                owner = content.names.emplace_hint(content.names.end(), std::move(n.name),
-                                                   member_list{});
+            if (owner == no_name || content.names[owner].name != n.name) {
+                owner = content.names.append(std::move(n.name));
             }
             content.slot(n.slot).owner = owner;
-            owner->second.reserve_one();
-            owner->second.insert(owner->second.end(), n.slot);
+            member_list& members = content.names[owner].members;
+            members.reserve_one();
+            members.insert(members.end(), n.slot);
         }
         std::vector<named>().swap(names);
     }

@@ -95,7 +95,7 @@ index::merge_stats index::merge(const storage::changes& given,
                 auto& inst = d.slot(s);
                 const row_news news = news_of(row, inst);
                 if (!news.any()) continue;
-                if (!news.drain && inst.owner->first == row.name &&
+                if (!news.drain && d.name_of(inst) == row.name &&
                     inst.first_seen_ms == row.first_seen_ms) {
                     const auto meta = meta_of(row);
                     if (inst.same_as(row.host, row.url_form, meta ? &*meta : nullptr)) {
@@ -142,7 +142,7 @@ index::merge_stats index::merge(const storage::changes& given,
             if (!news.any()) continue;
             bool changed = false;
             if (news.ping) {
-                if (inst.owner->first != row.name || inst.host != row.host) {
+                if (d.name_of(inst) != row.name || inst.host != row.host) {
                     d.move(s, row.name, row.host, row.first_seen_ms, row.last_seen_ms);
                 } else {
                     inst.first_seen_ms = row.first_seen_ms;
@@ -157,7 +157,7 @@ index::merge_stats index::merge(const storage::changes& given,
                 inst.drained_ms = row.changed_ms;
                 changed = true;
             }
-            if (changed) d.bump(inst.owner->first.view());
+            if (changed) d.bump(d.name_of(inst));
             ++stats.updated;
             continue;
         }

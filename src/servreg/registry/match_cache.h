@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "servreg/registry/glob.h"
-#include "servreg/registry/member_list.h"
+#include "servreg/registry/name_set.h"
 
 namespace servreg::registry::detail {
 
@@ -26,8 +26,9 @@ namespace servreg::registry::detail {
 // used after a name it points to has left the map.
 class match_cache {
 public:
-    // The names one pattern matched, as of a names generation. They point into the name map:
-    // a name leaves the map only with a new names generation, and then the list is not used.
+    // The names one pattern matched, as of a names generation. They point at the name set's
+    // entries, which never move: a name leaves the set only with a new names generation, and
+    // then the list is not used.
     using matched_names = std::vector<const name_entry*>;
 
     static constexpr std::size_t min_scanned = 64;  // cheaper scans are not remembered

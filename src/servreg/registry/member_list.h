@@ -1,15 +1,11 @@
 // The index's slot lists: for each service name, the slots of its instances, ordered by host
-// and port. Private to the index; the ordered map of them serves scans by name prefix.
+// and port. Private to the index.
 #pragma once
 
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
-#include <functional>
 #include <limits>
-#include <map>
-
-#include "servreg/registry/compact_string.h"
 
 namespace servreg::registry::detail {
 
@@ -18,7 +14,7 @@ using slot_id = std::uint32_t;
 inline constexpr slot_id no_slot = std::numeric_limits<slot_id>::max();
 
 // The slots of one name, ordered by (host, port). Most names have one or two instances, so
-// those are stored inline: such a name costs its map node and nothing more.
+// those are stored inline: such a name costs its 16 bytes and nothing more.
 class member_list {
 public:
     member_list() noexcept : inline_{} {}
@@ -64,6 +60,12 @@ public:
         --size_;
     }
     void truncate(std::size_t n) noexcept { size_ = static_cast<std::uint32_t>(n); }
+    // Empty, and inline again.
+    void clear() noexcept {
+        if (!is_inline()) delete[] heap_;
+        capacity_ = inline_capacity;
+        size_ = 0;
+    }
 
 private:
     static constexpr std::uint32_t inline_capacity = 2;
@@ -76,9 +78,5 @@ private:
     std::uint32_t size_ = 0;
     std::uint32_t capacity_ = inline_capacity;
 };
-
-// Ordered, so that a pattern's literal prefix bounds the range of names a scan visits.
-using name_map = std::map<compact_string, member_list, std::less<>>;
-using name_entry = name_map::value_type;
 
 }  // namespace servreg::registry::detail
