@@ -126,6 +126,27 @@ TEST(IndexInstances, AnInstanceAloneUnderItsNameMovesToAnotherHostAndKeepsTheNam
     EXPECT_EQ(show(idx.locate(glob("later"), everything)), "[ x:1 ]");
 }
 
+TEST(IndexInstances, AHostAndPortInstanceMovedToAnotherHostKeepsItsUrlWhole) {
+    // Its URL was derived from the old host: once the host changes it must be kept as it was.
+    index idx;
+    idx.apply_ping("svc", "h", 8000, 100);
+    idx.apply_ping("svc", address{"http://h:8000/api", "h2", 8000, false}, nullptr, 200);
+    auto rows = idx.list(glob("*"));
+    ASSERT_EQ(rows.size(), 1u) << show(rows);
+    EXPECT_EQ(rows[0].host, "h2") << show(rows);
+    EXPECT_EQ(rows[0].url, "http://h:8000/api") << show(rows);
+    const metadata zone{{"zone", "a"}};
+    idx.apply_ping("svc", address{"http://h:8000/api", "h2", 8000, false}, &zone, 300);
+    EXPECT_EQ(idx.list(glob("*")).at(0).meta, R"({"zone":"a"})");
+    const metadata none;
+    idx.apply_ping("svc", address{"http://h:8000/api", "h2", 8000, false}, &none, 400);
+    rows = idx.list(glob("*"));
+    EXPECT_EQ(rows.at(0).meta, "{}") << "metadata taken away, the URL kept: " << show(rows);
+    EXPECT_EQ(rows.at(0).url, "http://h:8000/api") << show(rows);
+    EXPECT_TRUE(idx.apply_unregister("http://h:8000/api"));
+    EXPECT_EQ(idx.size(), 0u);
+}
+
 TEST(IndexInstances, APingWithMetaReplacesItAndOneWithoutKeepsIt) {
     index idx;
     const metadata v1{{"version", "1"}, {"zone", "a"}};

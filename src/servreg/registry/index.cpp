@@ -103,7 +103,7 @@ std::vector<endpoint> index::locate(const glob& pattern, std::int64_t alive_sinc
         for (const slot_id s : members) {
             const auto& inst = d.slot(s);
             if (inst.last_seen() < alive_since_ms || inst.drained) continue;
-            if (filtered && (!inst.meta || !matches(*inst.meta, *filter))) continue;
+            if (filtered && (inst.meta() == nullptr || !matches(*inst.meta(), *filter))) continue;
             oldest = std::min(oldest, inst.last_seen());
             if (inst.url_form) {
                 out.push_back({{}, inst.port, inst.full_url()});
@@ -131,7 +131,7 @@ std::vector<storage::instance_row> index::list(const glob& pattern) const {
                            .url = inst.full_url(),
                            .url_form = inst.url_form,
                            .drained = inst.drained,
-                           .meta = inst.meta ? encode_metadata(*inst.meta) : "{}",
+                           .meta = inst.meta() != nullptr ? encode_metadata(*inst.meta()) : "{}",
                            .changed_ms = inst.drained_ms});
         }
     });

@@ -33,12 +33,16 @@ using detail::slot_id;
 struct index::impl {
     using name_entry = detail::name_entry;
 
-    struct instance {
-        // The key; empty when it is url_of(host, port), as for every instance that pings by
-        // host and port, which then costs no allocation for it.
-        detail::compact_string url;
-        detail::compact_string host;
+    // What few instances have: a URL other than url_of(host, port), metadata. Kept apart, so
+    // that the others pay 8 bytes (a null pointer) for both rather than 24.
+    struct rare {
+        detail::compact_string url;            // empty: url_of(host, port)
         std::unique_ptr<const metadata> meta;  // null: none
+    };
+
+    struct instance {
+        detail::compact_string host;
+        std::unique_ptr<rare> extra;  // null: the URL is url_of(host, port), no metadata
         std::int64_t first_seen_ms = 0;
         // The `changed` of the write that set `drained`, as far as this index knows.
         std::int64_t drained_ms = 0;
@@ -51,15 +55,42 @@ struct index::impl {
         bool url_form = false;
         bool drained = false;
 
+        // The key, when it is not url_of(host, port) (empty then, as for every instance that
+        // pings by host and port, which costs no allocation for it).
+        std::string_view url() const noexcept {
+            return extra ? extra->url.view() : std::string_view();
+        }
+        const metadata* meta() const noexcept { return extra ? extra->meta.get() : nullptr; }
+
+        // Sets the URL kept (empty: the derived one). `spare`, when not null, is used should
+        // the instance need its rare part, so that a caller can make it before changing
+        // anything; without it this may throw, and then nothing changed.
+        void set_url(detail::compact_string u, std::unique_ptr<rare> spare = nullptr) {
+            if (!u.empty() && !extra) extra = spare ? std::move(spare) : std::make_unique<rare>();
+            if (extra) extra->url = std::move(u);
+            drop_empty_extra();
+        }
+        // Sets the metadata (null: none). Strong guarantee.
+        void set_meta(std::unique_ptr<const metadata> m) {
+            if (m && !extra) extra = std::make_unique<rare>();
+            if (extra) extra->meta = std::move(m);
+            drop_empty_extra();
+        }
+        void drop_empty_extra() noexcept {
+            if (extra && extra->url.empty() && !extra->meta) extra.reset();
+        }
+
         bool same_url(const instance& o) const {
-            if (url.empty() && o.url.empty()) return port == o.port && host == o.host;
+            if (url().empty() && o.url().empty()) return port == o.port && host == o.host;
             return full_url() == o.full_url();
         }
         bool has_url(std::string_view u) const noexcept {
-            return url.empty() ? is_url_of(u, host.view(), port) : url == u;
+            const std::string_view kept = url();
+            return kept.empty() ? is_url_of(u, host.view(), port) : kept == u;
         }
         std::string full_url() const {
-            return url.empty() ? url_of(host.view(), port) : std::string(url.view());
+            const std::string_view kept = url();
+            return kept.empty() ? url_of(host.view(), port) : std::string(kept);
         }
 
         // Whether a ping that gives these would store the instance as it is (meta null: the
@@ -69,8 +100,9 @@ struct index::impl {
         }
         bool same_meta(const metadata* m) const noexcept {
             const bool empty = m == nullptr || m->empty();
-            if (!meta) return empty;
-            return m != nullptr && *meta == *m;
+            const metadata* mine = meta();
+            if (mine == nullptr) return empty;
+            return m != nullptr && *mine == *m;
         }
 
         std::int64_t last_seen() const noexcept {
@@ -87,8 +119,8 @@ struct index::impl {
             }
         }
     };
-    // 80 bytes at most on 64-bit targets: a million of them are most of the resident set.
-    static_assert(sizeof(void*) != 8 || sizeof(instance) <= 80);
+    // 64 bytes at most on 64-bit targets: a million of them are most of the resident set.
+    static_assert(sizeof(void*) != 8 || sizeof(instance) <= 64);
 
     mutable std::shared_mutex mutex;
     detail::name_set names;
@@ -153,8 +185,8 @@ struct index::impl {
         if (c != 0) return c < 0;
         if (x.port != y.port) return x.port < y.port;
         // Rare (two URLs on one host and port), and then at most one of them is derived.
-        if (x.url.empty() || y.url.empty()) return x.full_url() < y.full_url();
-        return x.url < y.url;
+        if (x.url().empty() || y.url().empty()) return x.full_url() < y.full_url();
+        return x.url() < y.url();
     }
 
     slot_id* position_in(member_list& members, slot_id s) const noexcept {
@@ -208,8 +240,7 @@ struct index::impl {
     void release(slot_id s) noexcept {
         instance& inst = slot(s);
         inst.host = {};  // give back a long host's memory
-        inst.url = {};
-        inst.meta.reset();
+        inst.extra.reset();
         inst.owner = no_name;
         inst.live = false;
         inst.hash = free_head;
@@ -241,9 +272,10 @@ struct index::impl {
                   std::int64_t last_seen_ms) {
         detail::compact_string url(is_url_of(at_url, at_host, port) ? std::string_view() : at_url);
         detail::compact_string host(at_host);
+        auto spare = url.empty() ? nullptr : std::make_unique<rare>();
         const slot_id s = allocate();
         instance& inst = slot(s);
-        inst.url = std::move(url);
+        inst.set_url(std::move(url), std::move(spare));  // cannot throw: made before
         inst.host = std::move(host);
         inst.port = port;
         inst.url_form = url_form;
@@ -260,7 +292,7 @@ struct index::impl {
     // Sets the metadata a ping gave (null: keeps it); whether it changed.
     static bool set_meta(instance& inst, const metadata* m) {
         if (m == nullptr || inst.same_meta(m)) return false;
-        inst.meta = m->empty() ? nullptr : std::make_unique<const metadata>(*m);
+        inst.set_meta(m->empty() ? nullptr : std::make_unique<const metadata>(*m));
         return true;
     }
 
@@ -292,14 +324,15 @@ struct index::impl {
               std::int64_t last_seen_ms) {
         instance& inst = slot(s);
         // The URL does not move with the host: one derived from the old host is kept whole.
-        detail::compact_string kept_url(inst.url.empty() && inst.host != host
+        detail::compact_string kept_url(inst.url().empty() && inst.host != host
                                             ? url_of(inst.host.view(), inst.port)
                                             : std::string());
+        auto spare = kept_url.empty() || inst.extra ? nullptr : std::make_unique<rare>();
         detail::compact_string new_host(host);
         const name_id owner = prepare_name(name).first;
         if (observer != nullptr) observer->changed(name_of(inst));  // it leaves
         detach(s, owner);
-        if (!kept_url.empty()) inst.url = std::move(kept_url);
+        if (!kept_url.empty()) inst.set_url(std::move(kept_url), std::move(spare));
         inst.host = std::move(new_host);
         attach(s, owner);
         inst.first_seen_ms = first_seen_ms;
@@ -331,13 +364,10 @@ struct index::impl {
         inst.url_form = row.url_form;
         inst.drained = row.drained;
         inst.drained_ms = row.changed_ms;
-        inst.meta.reset();
         // Written by servreg, so always readable; should it not be, the next ping with
         // metadata puts it right.
-        if (auto m = row.meta.empty() ? std::nullopt : decode_metadata(row.meta);
-            m && !m->empty()) {
-            inst.meta = std::make_unique<const metadata>(std::move(*m));
-        }
+        auto m = row.meta.empty() ? std::nullopt : decode_metadata(row.meta);
+        inst.set_meta(m && !m->empty() ? std::make_unique<const metadata>(std::move(*m)) : nullptr);
     }
 
     static address address_of_row(const storage::instance_row& row) {
