@@ -23,10 +23,7 @@ name_set::position name_set::lower_bound(std::string_view name) const noexcept {
 
 std::pair<name_id, bool> name_set::insert(std::string_view name) {
     const position p = lower_bound(name);
-    if (!leaves_.empty()) {
-        const leaf& l = *leaves_[p.leaf].ids;
-        if (p.at < l.size && (*this)[l.ids[p.at]].name == name) return {l.ids[p.at], false};
-    }
+    if (const name_id known = found_at(p, name); known != no_name) return {known, false};
     // Everything that can throw comes first: the text, a leaf to split into, the room to list
     // it, and the entry.
     compact_string text(name);

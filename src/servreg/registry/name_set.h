@@ -46,12 +46,7 @@ public:
     bool empty() const noexcept { return size_ == 0; }
 
     // The id of `name`, or no_name.
-    name_id find(std::string_view name) const noexcept {
-        const position p = lower_bound(name);
-        if (p.leaf == leaves_.size() || p.at == leaves_[p.leaf].ids->size) return no_name;
-        const name_id id = leaves_[p.leaf].ids->ids[p.at];
-        return (*this)[id].name == name ? id : no_name;
-    }
+    name_id find(std::string_view name) const noexcept { return found_at(lower_bound(name), name); }
 
     // The id of `name`, added with no members when missing (second: whether it was added).
     // Strong guarantee.
@@ -129,6 +124,12 @@ private:
     // The first place whose name is not less than `name`, within the last leaf whose first
     // name is not greater (so at a leaf's end when the name falls between two leaves).
     position lower_bound(std::string_view name) const noexcept;
+    // The id at `p` (lower_bound(name)) when it holds `name`, or no_name.
+    name_id found_at(position p, std::string_view name) const noexcept {
+        if (p.leaf == leaves_.size() || p.at == leaves_[p.leaf].ids->size) return no_name;
+        const name_id id = leaves_[p.leaf].ids->ids[p.at];
+        return (*this)[id].name == name ? id : no_name;
+    }
 
     // A fresh entry holding `name`, not yet in any leaf. Strong guarantee.
     name_id allocate(compact_string name);
