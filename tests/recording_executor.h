@@ -28,6 +28,12 @@ public:
         return posted_.wait_for(lock, timeout, [&] { return tasks_.size() >= n; });
     }
 
+    // Tasks posted and not run yet.
+    std::size_t size() const {
+        std::lock_guard lock(mutex_);
+        return tasks_.size();
+    }
+
     // Runs every task posted so far, in order, on the calling thread.
     void run_all() {
         std::deque<task> ready;

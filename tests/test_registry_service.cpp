@@ -355,14 +355,7 @@ TEST_F(ServiceTest, WriteCompletionRunsOnTheCallersExecutorAfterTheIndexShowsIt)
             answered_on = std::this_thread::get_id();
         },
         &loop);
-    std::pair<std::optional<std::string>, bool> unregistered{"not answered", true};
-    svc.unregister(
-        "10.0.0.9", 1,
-        [&](std::optional<std::string> error, bool existed) {
-            unregistered = {std::move(error), existed};
-        },
-        &loop);
-    ASSERT_TRUE(loop.wait_for(2)) << "the writes' completions were never posted";
+    ASSERT_TRUE(loop.wait_for(1)) << "the ping's completion was never posted";
     ASSERT_FALSE(answered.has_value()) << "the completion ran before the test ran it";
     const auto located = svc.locate(glob("svc.*"));
     EXPECT_EQ(located, (std::vector<endpoint>{{"10.0.0.1", 8080}}))
@@ -371,8 +364,55 @@ TEST_F(ServiceTest, WriteCompletionRunsOnTheCallersExecutorAfterTheIndexShowsIt)
     ASSERT_TRUE(answered.has_value()) << "ping never answered";
     EXPECT_EQ(*answered, std::nullopt);
     EXPECT_EQ(answered_on, std::this_thread::get_id()) << "the completion ran on another thread";
+
+    std::pair<std::optional<std::string>, bool> unregistered{"not answered", true};
+    svc.unregister(
+        "10.0.0.9", 1,
+        [&](std::optional<std::string> error, bool existed) {
+            unregistered = {std::move(error), existed};
+        },
+        &loop);
+    ASSERT_TRUE(loop.wait_for(1)) << "the unregister's completion was never posted";
+    EXPECT_EQ(unregistered.first, "not answered") << "the completion ran before the test ran it";
+    loop.run_all();
     EXPECT_EQ(unregistered.first, std::nullopt);
     EXPECT_FALSE(unregistered.second) << "unregister of an unknown instance answers false";
+}
+
+// The writes of one batch reach each event loop as one task, in the order they were made: a
+// batch of pings from two loops wakes each loop once, not once a ping.
+TEST_F(ServiceTest, ABatchsCompletionsReachEachLoopAsOneTask) {
+    servreg::test::recording_executor loops[2];
+    constexpr int per_loop = 20;
+    std::vector<int> answered[2];
+    {
+        // The writer is held in its first commit while the pings queue up behind it: at most
+        // two batches, so at most two tasks for each loop.
+        std::unique_lock hold(db->mutex);
+        for (int i = 0; i < per_loop; ++i) {
+            for (int l = 0; l < 2; ++l) {
+                svc.ping(
+                    "svc.api", "10.0." + std::to_string(l) + "." + std::to_string(i), 8080,
+                    [&answered, l, i](std::optional<std::string> error) {
+                        EXPECT_EQ(error, std::nullopt) << "ping " << l << '/' << i;
+                        answered[l].push_back(i);
+                    },
+                    &loops[l]);
+            }
+        }
+    }
+    writer.stop();  // everything committed and completed
+    std::vector<int> expected(per_loop);
+    for (int i = 0; i < per_loop; ++i) expected[i] = i;
+    for (int l = 0; l < 2; ++l) {
+        const std::size_t tasks = loops[l].size();
+        EXPECT_GE(tasks, 1u) << "loop " << l;
+        EXPECT_LE(tasks, 2u) << "loop " << l << " was handed " << tasks << " tasks for " << per_loop
+                             << " pings";
+        EXPECT_TRUE(answered[l].empty()) << "a completion ran off its loop " << l;
+        loops[l].run_all();
+        EXPECT_EQ(answered[l], expected) << "loop " << l << " answered out of order";
+    }
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include <functional>
 #include <mutex>
 #include <optional>
+#include <string>
 #include <thread>
 
 #include "servreg/storage/store.h"
@@ -316,6 +317,43 @@ TEST(Writer, ThrowingCompletionDoesNotStopOthers) {
     w.stop();
     EXPECT_EQ(out.completed(), 3u);
     EXPECT_EQ(s.applied_count(), 4u);
+}
+
+// A completion may leave work for the end of its batch: it runs once, on the writer thread,
+// after the last completion of the batch.
+TEST(Writer, ABatchsTailRunsAfterAllItsCompletions) {
+    script s;
+    gate hold;
+    s.first_apply_waits_for = &hold;
+    std::mutex events_mutex;
+    std::vector<std::string> events;
+    const auto record = [&](std::string what) {
+        std::lock_guard lock(events_mutex);
+        events.push_back(std::move(what));
+    };
+    writer w(std::make_unique<fake_store>(s), quiet_settings(), fixed_clock);
+    const auto completion = [&](int id) {
+        return [&, id](const write_op&, const write_result& r) {
+            record("done " + std::to_string(id));
+            if (r.tail == nullptr) return record("no tail " + std::to_string(id));
+            if (id == 1) r.tail->push_back([&] { record("tail"); });
+        };
+    };
+    w.submit(ping("a", 0), completion(0));
+    ASSERT_TRUE(eventually([&] { return s.first_apply_started.load(); }));
+    for (int id = 1; id <= 3; ++id) {
+        w.submit(ping("a", static_cast<std::uint16_t>(id)), completion(id));
+    }
+    hold.open();  // writes 1-3 were queued together: the second batch
+    w.stop();
+    const std::vector<std::string> expected{"done 0", "done 1", "done 2", "done 3", "tail"};
+    std::lock_guard lock(events_mutex);
+    std::string seen;
+    for (const auto& e : events) seen += e + "; ";
+    EXPECT_EQ(events, expected) << "events: " << seen;
+    std::lock_guard batches_lock(s.mutex);
+    ASSERT_GE(s.batches.size(), 2u);
+    EXPECT_EQ(s.batches[1].size(), 3u) << "writes 1-3 were not one batch; events: " << seen;
 }
 
 TEST(Writer, StopCommitsEverythingQueued) {

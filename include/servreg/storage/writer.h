@@ -17,10 +17,17 @@
 
 namespace servreg::storage {
 
+// Work a completion leaves for after the last completion of its batch.
+using batch_tail = std::vector<std::function<void()>>;
+
 // What became of one submitted write. `error` is empty on success.
 struct write_result {
     std::optional<std::string> error;  // the reason, fit for a client (no password, no SQL)
     bool existed = false;              // unregister, drain, undrain: the row was there
+    // The batch's tail, run on the writer thread once every completion of the batch has run:
+    // the completions can hand their replies on together. Null when the write completes alone
+    // (refused because the writer stops).
+    batch_tail* tail = nullptr;
 };
 
 struct writer_settings {
@@ -85,6 +92,7 @@ private:
     std::condition_variable wake_;
     std::vector<write_op> queued_ops_;
     std::vector<completion> queued_done_;
+    batch_tail tail_;  // the writer thread's only
     bool stopping_ = false;
     bool sleeping_ = false;  // the thread waits on wake_: only then does submit() notify
 

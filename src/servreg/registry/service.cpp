@@ -3,6 +3,9 @@
 #include "servreg/registry/service.h"
 
 #include <utility>
+#include <vector>
+
+#include "servreg/registry/post_grouped.h"
 
 namespace servreg::registry {
 
@@ -11,12 +14,29 @@ service::service(index& idx, storage::writer& w, const clock& c, std::chrono::se
 
 namespace {
 
-// Runs `finish` where the caller asked: posted to `resume`, or here, on the writer thread.
+// A finished write's continuation, waiting for the end of its batch.
+struct finish {
+    const executor* resume;
+    executor::task run;
+
+    void operator()() { run(); }
+};
+
+// The writer thread's finished writes of the batch being completed.
+thread_local std::vector<finish> batch_finishes;
+
+// Runs `then` where the caller asked: on `resume`'s event loop, or here, on the writer thread,
+// when `resume` is null. A write completed in a batch waits for the batch's tail, so that the
+// batch's continuations reach each event loop as one task.
 template <class F>
-void finish_on(const executor* resume, F finish) noexcept {
+void finish_on(const executor* resume, storage::batch_tail* tail, F then) noexcept {
     try {
-        if (resume != nullptr) return resume->post(std::move(finish));
-        finish();
+        if (resume == nullptr) return then();
+        if (tail == nullptr) return resume->post(std::move(then));
+        if (batch_finishes.empty()) {
+            tail->push_back([] { detail::post_grouped(batch_finishes); });
+        }
+        batch_finishes.push_back({resume, std::move(then)});
     } catch (...) {
         // Out of memory for the task, or a continuation that threw: the writer thread must
         // survive whatever the caller's side does.
@@ -57,7 +77,7 @@ void service::ping(std::string name, address at, std::optional<metadata> meta, p
                 // instance's next ping puts it back into the index.
             }
         }
-        finish_on(resume, [done = std::move(done), error = result.error]() mutable {
+        finish_on(resume, result.tail, [done = std::move(done), error = result.error]() mutable {
             done(std::move(error));
         });
     });
@@ -83,9 +103,10 @@ void service::submit_known(storage::write_op op, void (*apply)(index&, const sto
                 // Cannot happen short of a broken mutex; the write itself is durable.
             }
         }
-        finish_on(resume, [done = std::move(done), error = result.error, existed]() mutable {
-            done(std::move(error), existed);
-        });
+        finish_on(resume, result.tail,
+                  [done = std::move(done), error = result.error, existed]() mutable {
+                      done(std::move(error), existed);
+                  });
     });
 }
 

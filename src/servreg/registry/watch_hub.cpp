@@ -15,6 +15,8 @@
 #include <unordered_set>
 #include <utility>
 
+#include "servreg/registry/post_grouped.h"
+
 namespace servreg::registry {
 
 namespace watch_index {
@@ -57,47 +59,14 @@ struct delivery {
     const executor* resume;
     watch_hub::answer_fn done;
     watch_answer answer;
+
+    void operator()() { done(std::move(answer)); }
 };
 
-const void* queue_of(const delivery& d) noexcept {
-    return d.resume == nullptr ? nullptr : d.resume->queue();
-}
-
-// Runs each answer where its call came from. The answers of one event loop go to it as one
-// task: a change that wakes 10,000 watchers posts one task per event loop, not 10,000.
+// Runs each answer where its call came from: a change that wakes 10,000 watchers posts one
+// task per event loop, not 10,000.
 void deliver(std::vector<delivery>& out) noexcept {
-    if (out.size() > 1) {
-        std::stable_sort(out.begin(), out.end(), [](const delivery& a, const delivery& b) {
-            return std::less<const void*>()(queue_of(a), queue_of(b));
-        });
-    }
-    for (std::size_t i = 0; i < out.size();) {
-        std::size_t end = i + 1;
-        while (end < out.size() && queue_of(out[end]) == queue_of(out[i])) ++end;
-        try {
-            if (out[i].resume == nullptr) {
-                for (; i < end; ++i) out[i].done(std::move(out[i].answer));
-                continue;
-            }
-            const executor* loop = out[i].resume;
-            auto group = std::make_shared<std::vector<delivery>>(
-                std::make_move_iterator(out.begin() + static_cast<std::ptrdiff_t>(i)),
-                std::make_move_iterator(out.begin() + static_cast<std::ptrdiff_t>(end)));
-            loop->post([group] {
-                for (auto& d : *group) {
-                    try {
-                        d.done(std::move(d.answer));
-                    } catch (...) {
-                        // One call's reply failing (out of memory) leaves the others theirs.
-                    }
-                }
-            });
-        } catch (...) {
-            // Out of memory for the task: those calls stay unanswered until their connections
-            // end, which harms no other caller.
-        }
-        i = end;
-    }
+    detail::post_grouped(out);
 }
 
 template <class T>

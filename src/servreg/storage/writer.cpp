@@ -192,8 +192,19 @@ void writer::commit(std::vector<write_op>& ops, std::vector<completion>& done) {
     }
     for (std::size_t i = 0; i < ops.size(); ++i) {
         const bool row_existed = !error && i < existed.size() && existed[i];
-        complete(done[i], ops[i], write_result{.error = error, .existed = row_existed});
+        complete(done[i], ops[i],
+                 write_result{.error = error, .existed = row_existed, .tail = &tail_});
     }
+    for (auto& task : tail_) {
+        try {
+            task();
+        } catch (const std::exception& e) {
+            spdlog::error("storage: a batch's tail threw: {}", e.what());
+        } catch (...) {
+            spdlog::error("storage: a batch's tail threw");
+        }
+    }
+    tail_.clear();
 }
 
 void writer::probe() {
