@@ -146,6 +146,20 @@ TEST_F(DaemonWatch, ACallWhoseClientLeavesIsGivenUpAtOnce) {
     ASSERT_TRUE(first && second);
     EXPECT_EQ(json::parse(first->body)["result"]["index"], index) << first->body;
     EXPECT_EQ(json::parse(second->body)["id"], 2) << second->body;
+    // And one sent while the call waits, after the server had read all there was: its bytes
+    // arrive edge-triggered while the call waits, and are still read once it is answered.
+    connection later(port(), 10s);
+    const std::string watching = call_text("watch_service", watch_params("leave.*", index, 1), 3);
+    const std::string locating = call_text("locate_service", {"leave.*"}, 4);
+    later.send(post_request(watching));
+    std::this_thread::sleep_for(200ms);  // within the wait of 1 s
+    later.send(post_request(locating));
+    const auto answered = later.read_reply();
+    ASSERT_TRUE(answered) << "no reply to " << watching;
+    EXPECT_EQ(json::parse(answered->body)["id"], 3) << answered->body;
+    const auto behind = later.read_reply();
+    ASSERT_TRUE(behind) << "no reply to " << locating << ", sent while " << watching << " waited";
+    EXPECT_EQ(json::parse(behind->body)["id"], 4) << behind->body;
 }
 
 TEST_F(DaemonWatch, BadParametersAreRefusedNamingTheParameter) {
@@ -195,8 +209,8 @@ TEST_F(DaemonWatch, AsANotificationItNeverWaits) {
     notification.erase("id");
     const auto started = steady::now();
     const auto x = rpc(port(), notification.dump());
-    EXPECT_LT(steady::now() - started, 10s) << "a notification has no answer to wait for"
-                                             << x.describe();
+    EXPECT_LT(steady::now() - started, 10s)
+        << "a notification has no answer to wait for" << x.describe();
     EXPECT_EQ(x.reply.status, 204) << x.describe();
     EXPECT_EQ(x.reply.body, "") << x.describe();
 }
