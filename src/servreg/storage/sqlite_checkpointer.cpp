@@ -148,9 +148,16 @@ void sqlite_checkpointer::run() noexcept {
         // steady stream of commits is only the restarting one: its sync, with writes held off,
         // then flushed every page the passive ones had copied, spread over the whole file.
         // Synced here instead, beside the writer, every sync_after frames, the restart flushes
-        // only what was copied since. Not when the WAL is due to start over: that waits for
-        // no sync, so the WAL stays as bounded as without these.
+        // only what was copied since; and once more just before the restart, so that it
+        // flushes only what it copies itself. Not when the WAL is already well past its
+        // bound (a writer that outpaces the syncs): that restarts at once, so that the WAL
+        // stays bounded.
         if (rc == SQLITE_OK && in_wal >= settings_.restart_after) {
+            if (sync_ && file_ >= 0 && copied > unsynced_from &&
+                in_wal < settings_.restart_after + settings_.restart_after / 4) {
+                ::fdatasync(file_);
+                unsynced_from = copied;
+            }
             rc = restart(in_wal, copied);
         } else if (rc == SQLITE_OK && sync_ && file_ >= 0 &&
                    copied >= unsynced_from + settings_.sync_after) {

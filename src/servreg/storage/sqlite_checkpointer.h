@@ -20,8 +20,8 @@ struct checkpoint_settings {
     // is left, so that the next transaction starts the WAL over: this bounds the WAL's size.
     int restart_after = 16384;
     // Passive checkpoints sync the database file once they have copied this many frames since
-    // the last sync, so that the restarting checkpoint's own sync, with writes held off, has
-    // at most these left to flush.
+    // the last sync, and once more before a restart, so that the restarting checkpoint's own
+    // sync, with writes held off, flushes only what it copied itself.
     int sync_after = 1000;
 };
 
