@@ -63,11 +63,8 @@ struct delivery {
     void operator()() { done(std::move(answer)); }
 };
 
-// Runs each answer where its call came from: a change that wakes 10,000 watchers posts one
-// task per event loop, not 10,000.
-void deliver(std::vector<delivery>& out) noexcept {
-    detail::post_grouped(out);
-}
+// Deliveries run where their calls came from, by detail::post_grouped: a change that wakes
+// 10,000 watchers posts one task per event loop, not 10,000.
 
 template <class T>
 using min_heap = std::priority_queue<T, std::vector<T>, std::greater<T>>;
@@ -307,7 +304,7 @@ watch_hub::ticket watch_hub::watch(const glob& pattern, const metadata& filter, 
         throw;
     }
     if (t == 0) d.interest.fetch_sub(1, std::memory_order_relaxed);
-    deliver(out);
+    detail::post_grouped(out);
     if (t != 0) d.kick_if_before(due);
     return t;
 }
@@ -335,7 +332,7 @@ void watch_hub::stop() {
             d.wake(*st, out);
         }
     }
-    deliver(out);
+    detail::post_grouped(out);
     {
         std::lock_guard lock(d.pending_mutex);
         d.quit = true;
@@ -388,7 +385,7 @@ std::int64_t watch_hub::run_due() {
         if (!d.rechecks.empty()) next = d.rechecks.top().first;
         if (!d.deadlines.empty()) next = std::min(next, d.deadlines.top().first);
     }
-    deliver(out);
+    detail::post_grouped(out);
     return next;
 }
 

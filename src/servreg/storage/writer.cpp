@@ -25,15 +25,22 @@ std::chrono::milliseconds interval_or_never(std::chrono::milliseconds interval) 
                                 : std::chrono::duration_cast<std::chrono::milliseconds>(never);
 }
 
+// Calls `f`, code of the layers above: whatever it throws is logged as `what` threw, and the
+// writer thread goes on.
+template <class F>
+void guarded(const char* what, F&& f) noexcept {
+    try {
+        f();
+    } catch (const std::exception& e) {
+        spdlog::error("storage: {} threw: {}", what, e.what());
+    } catch (...) {
+        spdlog::error("storage: {} threw", what);
+    }
+}
+
 void complete(const writer::completion& done, const write_op& op,
               const write_result& result) noexcept {
-    try {
-        if (done) done(op, result);
-    } catch (const std::exception& e) {
-        spdlog::error("storage: a write completion threw: {}", e.what());
-    } catch (...) {
-        spdlog::error("storage: a write completion threw");
-    }
+    if (done) guarded("a write completion", [&] { done(op, result); });
 }
 
 }  // namespace
@@ -181,29 +188,17 @@ void writer::commit(std::vector<write_op>& ops, std::vector<completion>& done) {
         set_health(true, {});
     }
     if (hooks_.on_commit) {
-        try {
+        guarded("the commit hook", [&] {
             hooks_.on_commit(std::chrono::duration_cast<std::chrono::nanoseconds>(took), ops.size(),
                              !error);
-        } catch (const std::exception& e) {
-            spdlog::error("storage: the commit hook threw: {}", e.what());
-        } catch (...) {
-            spdlog::error("storage: the commit hook threw");
-        }
+        });
     }
     for (std::size_t i = 0; i < ops.size(); ++i) {
         const bool row_existed = !error && i < existed.size() && existed[i];
         complete(done[i], ops[i],
                  write_result{.error = error, .existed = row_existed, .tail = &tail_});
     }
-    for (auto& task : tail_) {
-        try {
-            task();
-        } catch (const std::exception& e) {
-            spdlog::error("storage: a batch's tail threw: {}", e.what());
-        } catch (...) {
-            spdlog::error("storage: a batch's tail threw");
-        }
-    }
+    for (auto& task : tail_) guarded("a batch's tail", task);
     tail_.clear();
 }
 
