@@ -125,7 +125,9 @@ TEST(DaemonDatabaseFaults, InstancesAliveAtADowntimeGetOneTtlAfterTheStartAndNoM
     EXPECT_EQ(
         value_of(samples_of(get(b->port(), "/metrics").body), "servreg_restart_grace_instances"),
         0);
-    // The database kept what the services said: the grace lived in memory only.
+    // The database kept what the services said: the grace lived in memory only. (A stopped
+    // servreg has folded its heartbeat journal into the rows.)
+    stop(b);
     soci::session sql(soci::sqlite3, "db=" + dir.file("reg.db"));
     long long kept_last_seen = 0, pinging_last_seen = 0;
     sql << "SELECT last_seen FROM servreg_services WHERE host = 'kept'", soci::into(kept_last_seen);

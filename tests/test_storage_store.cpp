@@ -595,6 +595,73 @@ TEST(SociStore, PruneDeletesRowsSeenBeforeCutoff) {
     EXPECT_EQ(db->prune(0), 0u);
 }
 
+// A ping of a stored row waits in the heartbeat journal; the store below keeps track of which.
+// Three pings of one row: the second goes to the journal, the third too, and folds the second.
+constexpr std::int64_t folded_ping = 2000, journaled_ping = 3000;
+void ping_three_times(store& db) {
+    apply_ops(db, {ping("a", "h", 1, 1000), ping("b", "h", 2, 1000)});
+    apply_ops(db, {ping("a", "h", 1, folded_ping)});
+    apply_ops(db, {ping("a", "h", 1, journaled_ping)});
+}
+
+long long stored_last_seen(const std::string& path, const std::string& host_port) {
+    auto sql = inspect(path);
+    long long last_seen = 0;
+    sql << "SELECT last_seen FROM servreg_services WHERE url = 'http://" + host_port + "/api'",
+        soci::into(last_seen);
+    return last_seen;
+}
+
+long long journal_rows(const std::string& path) {
+    auto sql = inspect(path);
+    long long rows = 0;
+    sql << "SELECT (SELECT COUNT(*) FROM servreg_heartbeats_0) + "
+           "(SELECT COUNT(*) FROM servreg_heartbeats_1)",
+        soci::into(rows);
+    return rows;
+}
+
+TEST(SociStore, JournaledPingsSurviveAKillAndAreFoldedAtTheNextStart) {
+    temp_dir dir;
+    const auto path = dir.file("reg.db");
+    auto db = open_store(sqlite_file(path));
+    ping_three_times(*db);
+    ASSERT_EQ(stored_last_seen(path, "h:1"), folded_ping) << "the latest ping is journaled";
+    // The files as a kill -9 leaves them: the store above stays open, unfolded.
+    const auto crashed = dir.file("crashed.db");
+    std::filesystem::copy_file(path, crashed);
+    std::filesystem::copy_file(path + "-wal", crashed + "-wal");
+    {
+        auto restarted = open_store(sqlite_file(crashed));
+        EXPECT_EQ(journal_rows(crashed), 0) << "folded at the start";
+        EXPECT_EQ(stored_last_seen(crashed, "h:1"), journaled_ping);
+        EXPECT_EQ(sorted(restarted->load_all()),
+                  (std::vector<instance_row>{{"a", "h", 1, 1000, journaled_ping},
+                                             {"b", "h", 2, 1000, 1000}}));
+    }
+    // The store that ran on reads the same, and leaves its rows whole when it closes.
+    EXPECT_EQ(sorted(db->load_all()),
+              (std::vector<instance_row>{{"a", "h", 1, 1000, journaled_ping},
+                                         {"b", "h", 2, 1000, 1000}}));
+    apply_ops(*db, {ping("b", "h", 2, 4000), ping("b", "h", 2, 5000)});
+    db.reset();
+    EXPECT_EQ(journal_rows(path), 0);
+    EXPECT_EQ(stored_last_seen(path, "h:2"), 5000);
+}
+
+TEST(SociStore, PruneKeepsARowWhoseLatestPingIsJournaled) {
+    temp_dir dir;
+    const auto path = dir.file("reg.db");
+    auto db = open_store(sqlite_file(path));
+    ping_three_times(*db);
+    ASSERT_EQ(stored_last_seen(path, "h:1"), folded_ping);
+    // a's row says 2000, its journal 3000: a cutoff between keeps it, and prunes b.
+    EXPECT_EQ(db->prune(journaled_ping - 1), 1u);
+    EXPECT_EQ(db->load_all(), (std::vector<instance_row>{{"a", "h", 1, 1000, journaled_ping}}));
+    EXPECT_EQ(db->prune(journaled_ping + 1), 1u);
+    EXPECT_TRUE(db->load_all().empty());
+}
+
 TEST(SociStore, LoadsHundredThousandRows) {
     for (const bool multi_row : upsert_modes) {
         temp_dir dir;

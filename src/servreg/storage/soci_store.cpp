@@ -18,6 +18,7 @@
 #include "servreg/storage/database_file.h"
 #include "servreg/storage/db_errors.h"
 #include "servreg/storage/dialect.h"
+#include "servreg/storage/heartbeat_journal.h"
 #include "servreg/storage/native_handle.h"
 #include "servreg/storage/reconnect_probe.h"
 #include "servreg/storage/row_columns.h"
@@ -35,6 +36,9 @@ using config::database_kind;
 class soci_store final : public store {
 public:
     soci_store(const config::database_target& target, const store_options& options);
+    ~soci_store() override;
+    soci_store(const soci_store&) = delete;
+    soci_store& operator=(const soci_store&) = delete;
 
     void scan_all(const row_sink& sink) override;
     void apply(std::span<const write_op> ops, std::vector<bool>& existed) override;
@@ -56,6 +60,7 @@ private:
     sqlite_checkpointer::write_scope hold_checkpoints();
     void execute_plan(std::span<const write_op> ops, const std::vector<write_step>& steps,
                       std::vector<bool>& existed);
+    void fold_whole_journal();
     template <typename F>
     auto guarded(std::string_view operation, F&& body) -> decltype(body());
     void answered(watchdog::armed& armed);
@@ -83,6 +88,7 @@ private:
     bool committing_ = false;
     std::optional<database_file> file_;  // an SQLite database file, as it was at start
     write_planner planner_;
+    heartbeat_journal journal_;  // SQLite's, while write_statements has one
     watchdog* deadlines_;
     int call_deadlines_ = 1;  // how many deadlines the call at hand gets
     reconnect_probe probe_;   // tries a server before the store reconnects to it
@@ -120,6 +126,12 @@ soci_store::soci_store(const config::database_target& target, const store_option
         throw storage_error(
             client_reason(e, target_.kind, target_.display, true, error_phase::connect));
     }
+    fold_whole_journal();
+}
+
+soci_store::~soci_store() {
+    deadlines_ = nullptr;  // the watchdog may be gone already
+    fold_whole_journal();
 }
 
 void soci_store::open_session() {
@@ -372,6 +384,7 @@ void soci_store::answered(watchdog::armed& armed) {
 }
 
 void soci_store::scan_all(const row_sink& sink) {
+    fold_whole_journal();
     // Reading the whole registry is many round trips: it gets 15 deadlines in all.
     const deadline_multiple longer(call_deadlines_, 15);
     // A lost connection is retried only before the first rows went out: each row once.
@@ -399,7 +412,7 @@ void soci_store::execute_plan(std::span<const write_op> ops, const std::vector<w
         // wait to fill a multi-row statement.
         if (s.pending_for(op)) s.execute_upserts();
         if (op.kind == write_op::kind_t::ping) {
-            if (!s.refreshed(op)) s.queue_upsert(op, st.first_seen_ms);  // first_seen stays
+            if (!s.refreshed(op, journal_)) s.queue_upsert(op, st.first_seen_ms);
             continue;
         }
         s.target_url = op.url;
@@ -415,6 +428,26 @@ void soci_store::execute_plan(std::span<const write_op> ops, const std::vector<w
         existed[st.index] = run->get_affected_rows() > 0;
     }
     s.execute_upserts();
+}
+
+// Folds all the journal holds into the rows: before the rows are read (at start-up, what the
+// last process left), and when the store closes. A file that cannot be written (read-only)
+// keeps it: its rows are then up to a sweep behind.
+void soci_store::fold_whole_journal() {
+    if (!statements_ || !statements_->journal_on()) return;
+    const auto held = hold_checkpoints();
+    try {
+        guarded("folding the heartbeat journal", [&] {
+            if (!journal_holds_rows(sql_)) return;
+            begin();
+            fold_journal_tables(sql_, *statements_);
+            commit();
+        });
+        journal_.reset();
+    } catch (const storage_error& e) {
+        spdlog::warn("storage: the heartbeat journal of {} stays as it is: {}", target_.display,
+                     e.what());
+    }
 }
 
 void soci_store::remember_file() {
@@ -461,9 +494,12 @@ void soci_store::apply(std::span<const write_op> ops, std::vector<bool>& existed
     guarded("writing", [&] {
         existed.assign(ops.size(), false);
         statements_->discard_upserts();  // a failed attempt may have left some
+        journal_.begin();
         begin();
         execute_plan(ops, steps, existed);
+        statements_->fold_step(journal_);
         commit();
+        journal_.committed();
     });
 }
 
@@ -476,17 +512,8 @@ std::size_t soci_store::prune(std::int64_t cutoff_ms) {
                             .count();
         long long forget = now - tombstone_retention.count();
         begin();
-        // By `changed`, which is indexed where processes share the database and is never less
-        // than last_seen: a row written lately (drained, say) waits for its next prune.
-        sql_ << "INSERT INTO servreg_tombstones (url, deleted_at) "
-                "SELECT url, :now FROM servreg_services WHERE changed < :cutoff" +
-                    std::string(dialect_.tombstone_conflict),
-            soci::use(now), soci::use(cutoff);
-        soci::statement st =
-            (sql_.prepare << "DELETE FROM servreg_services WHERE changed < :cutoff",
-             soci::use(cutoff));
-        st.execute(true);
-        const auto removed = static_cast<std::size_t>(st.get_affected_rows());
+        const std::size_t removed =
+            delete_stale_rows(sql_, dialect_, statements_->journal_on(), cutoff, now);
         sql_ << "DELETE FROM servreg_tombstones WHERE deleted_at < :forget", soci::use(forget);
         commit();
         return removed;

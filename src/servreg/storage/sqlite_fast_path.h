@@ -53,20 +53,28 @@ public:
 
     // Runs the statement to its end; the number of rows it changed.
     int run() {
+        step(SQLITE_DONE);
+        return sqlite_api::sqlite3_changes(db_);
+    }
+
+    // Runs a query; whether it found a row.
+    bool found() { return step(SQLITE_ROW) == SQLITE_ROW; }
+
+private:
+    // One step, then a reset; fails unless it ended with SQLITE_DONE or `also_fine`.
+    int step(int also_fine) {
         using namespace sqlite_api;
         int rc = bind_failure_;
         bind_failure_ = SQLITE_OK;
         if (rc == SQLITE_OK) rc = sqlite3_step(statement_);
-        if (rc != SQLITE_DONE) {
+        if (rc != SQLITE_DONE && rc != also_fine) {
             const std::string message = sqlite3_errmsg(db_);
             sqlite3_reset(statement_);
             fail(rc, message);
         }
         sqlite3_reset(statement_);
-        return sqlite3_changes(db_);
+        return rc;
     }
-
-private:
     void keep(int rc) {
         if (bind_failure_ == SQLITE_OK) bind_failure_ = rc;
     }

@@ -57,6 +57,7 @@ write_statements::write_statements(soci::session& sql, const dialect& d, bool mu
         sqlite_commit.emplace(db, "COMMIT", "Cannot commit transaction");
         sqlite_refresh.emplace(db, refresh_sql, "refreshing an instance");
         sqlite_refresh_meta.emplace(db, refresh_meta_sql, "refreshing an instance");
+        prepare_journal(sql);
     }
     if (!multi_row) {
         bulk_upsert.emplace((sql.prepare << upsert_sql(d, 1), soci::use(urls), soci::use(names),
@@ -82,6 +83,53 @@ write_statements::write_statements(soci::session& sql, const dialect& d, bool mu
         st.prepare(upsert_sql(d, rows));
         st.define_and_bind();
     }
+}
+
+// The journal's tables are created where they are missing, outside the schema's versions: a
+// servreg that does not know them ignores them (its rows are then up to a sweep behind, which a
+// later servreg folds), and one that knows them folds what they hold when it starts. A file
+// that cannot take them (read-only) is written in place.
+void write_statements::prepare_journal(soci::session& sql) {
+    sqlite_api::sqlite3* db = sqlite_handle(sql);
+    try {
+        for (const char* table : journal_tables) {
+            sql << "CREATE TABLE IF NOT EXISTS " + std::string(table) +
+                       " (url TEXT NOT NULL, at BIGINT NOT NULL)";
+        }
+    } catch (const soci::soci_error&) {
+        return;
+    }
+    sqlite_stored.emplace(db, stored_sql, "reading an instance");
+    sqlite_stored_meta.emplace(db, stored_meta_sql, "reading an instance");
+    for (std::size_t t = 0; t < journal_tables.size(); ++t) {
+        const std::string table(journal_tables[t]);
+        sqlite_journal[t].emplace(db,
+                                  ("INSERT INTO " + table + " (url, at) VALUES (?1, ?2)").c_str(),
+                                  "journaling a heartbeat");
+        sqlite_empty_journal[t].emplace(db, ("DELETE FROM " + table).c_str(),
+                                        "emptying the heartbeat journal");
+    }
+    sqlite_fold.emplace(db, fold_sql, "folding a heartbeat");
+}
+
+bool write_statements::refreshed(const write_op& op, heartbeat_journal& journal) {
+    if (!sqlite_refresh) return false;
+    if (!journal_on() || !journal.accepts(op.url)) {
+        return bind_row(op.meta ? *sqlite_refresh_meta : *sqlite_refresh, op).run() > 0;
+    }
+    if (!bind_row(op.meta ? *sqlite_stored_meta : *sqlite_stored, op).found()) return false;
+    sqlite_journal[journal.active_table()]->text(1, op.url).integer(2, op.now_ms).run();
+    journal.appended(op.url, op.now_ms);
+    return true;
+}
+
+void write_statements::fold_step(heartbeat_journal& journal) {
+    if (!journal_on()) return;
+    for (const heartbeat_journal::heartbeat& h :
+         journal.fold_step(heartbeat_journal::clock::now())) {
+        sqlite_fold->integer(1, h.at_ms).text(2, h.url).run();
+    }
+    if (const int table = journal.table_to_empty(); table >= 0) empty_journal(table);
 }
 
 void write_statements::queue_upsert(const write_op& op, std::int64_t first_seen_ms) {
@@ -136,6 +184,58 @@ void write_statements::discard_upserts() {
     first_seen.clear();
     last_seen.clear();
     changed.clear();
+}
+
+std::size_t delete_stale_rows(soci::session& sql, const dialect& d, bool journal, long long cutoff,
+                              long long now) {
+    // By `changed`, which is indexed where processes share the database and is never less than
+    // last_seen: a row written lately (drained, say) waits for its next prune. A row whose
+    // latest ping waits in the heartbeat journal is not stale.
+    std::string stale = "changed < :cutoff";
+    if (journal) {
+        stale +=
+            " AND url NOT IN (SELECT url FROM servreg_heartbeats_0 WHERE at >= :cutoff2 "
+            "UNION ALL SELECT url FROM servreg_heartbeats_1 WHERE at >= :cutoff3)";
+    }
+    const auto bind_cutoffs = [&](soci::statement& st) {
+        for (int i = 0; i < (journal ? 3 : 1); ++i) st.exchange(soci::use(cutoff));
+    };
+    const auto prepare = [&](soci::statement& st, const std::string& text) {
+        st.alloc();
+        st.prepare(text);
+        st.define_and_bind();
+    };
+    soci::statement bury(sql);
+    bury.exchange(soci::use(now));
+    bind_cutoffs(bury);
+    prepare(bury,
+            "INSERT INTO servreg_tombstones (url, deleted_at) SELECT url, :now FROM "
+            "servreg_services WHERE " +
+                stale + std::string(d.tombstone_conflict));
+    bury.execute(true);
+    soci::statement remove(sql);
+    bind_cutoffs(remove);
+    prepare(remove, "DELETE FROM servreg_services WHERE " + stale);
+    remove.execute(true);
+    return static_cast<std::size_t>(remove.get_affected_rows());
+}
+
+bool journal_holds_rows(soci::session& sql) {
+    int holds = 0;
+    sql << "SELECT EXISTS (SELECT 1 FROM servreg_heartbeats_0) OR "
+           "EXISTS (SELECT 1 FROM servreg_heartbeats_1)",
+        soci::into(holds);
+    return holds != 0;
+}
+
+void fold_journal_tables(soci::session& sql, write_statements& s) {
+    sql << "UPDATE servreg_services SET last_seen = MAX(last_seen, j.at), "
+           "changed = MAX(changed, j.at) FROM (SELECT url, MAX(at) AS at FROM "
+           "(SELECT url, at FROM servreg_heartbeats_0 UNION ALL "
+           "SELECT url, at FROM servreg_heartbeats_1) GROUP BY url) AS j "
+           "WHERE servreg_services.url = j.url";
+    s.empty_journal(0);
+    s.empty_journal(1);
 }
 
 }  // namespace servreg::storage

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "servreg/storage/dialect.h"
+#include "servreg/storage/heartbeat_journal.h"
 #include "servreg/storage/sqlite_fast_path.h"
 #include "servreg/storage/store.h"
 
@@ -30,6 +31,22 @@ inline constexpr const char* refresh_sql =
 inline constexpr const char* refresh_meta_sql =
     "UPDATE servreg_services SET last_seen = ?1, changed = ?1 "
     "WHERE url = ?2 AND name = ?3 AND url_form = ?4 AND host = ?5 AND meta = ?6";
+// Whether such a ping may go to the heartbeat journal instead (heartbeat_journal.h); ?1 is
+// bound as for the refresh, and unused.
+inline constexpr const char* stored_sql =
+    "SELECT 1 FROM servreg_services "
+    "WHERE url = ?2 AND name = ?3 AND url_form = ?4 AND host = ?5";
+inline constexpr const char* stored_meta_sql =
+    "SELECT 1 FROM servreg_services "
+    "WHERE url = ?2 AND name = ?3 AND url_form = ?4 AND host = ?5 AND meta = ?6";
+
+// The journal's two tables, and the fold of a journaled time into its row. Times only move
+// forward: a row written since (a new name, say) keeps its own.
+inline constexpr std::array<const char*, 2> journal_tables{"servreg_heartbeats_0",
+                                                           "servreg_heartbeats_1"};
+inline constexpr const char* fold_sql =
+    "UPDATE servreg_services SET last_seen = MAX(last_seen, ?1), changed = MAX(changed, ?1) "
+    "WHERE url = ?2";
 
 // The write statements, prepared once per connection, with the variables they are bound to.
 struct write_statements {
@@ -67,6 +84,12 @@ struct write_statements {
     // trip; the servers keep their multi-row upserts. SQLite only.
     std::optional<sqlite_statement> sqlite_refresh;
     std::optional<sqlite_statement> sqlite_refresh_meta;
+    // The heartbeat journal, where SQLite could create its tables (not in a read-only file).
+    std::optional<sqlite_statement> sqlite_stored;
+    std::optional<sqlite_statement> sqlite_stored_meta;
+    std::array<std::optional<sqlite_statement>, 2> sqlite_journal;  // appends to each table
+    std::array<std::optional<sqlite_statement>, 2> sqlite_empty_journal;
+    std::optional<sqlite_statement> sqlite_fold;
     // Instead of SOCI's one-off BEGIN and COMMIT.
     std::optional<sqlite_statement> sqlite_begin;
     std::optional<sqlite_statement> sqlite_commit;
@@ -80,19 +103,37 @@ struct write_statements {
     // Whether an upsert of the op's row is waiting. Pending upserts are in URL order, so only
     // the last one can match.
     bool pending_for(const write_op& op) const { return !urls.empty() && urls.back() == op.url; }
-    // Moves the last_seen of op's row when it is stored as op would store it; whether it did.
-    bool refreshed(const write_op& op) {
-        if (!sqlite_refresh) return false;
-        sqlite_statement* st = op.meta ? &*sqlite_refresh_meta : &*sqlite_refresh;
-        st->integer(1, op.now_ms).text(2, op.url).text(3, op.name).integer(4, op.url_form);
-        st->text(5, op.host);
-        if (op.meta) st->text(6, *op.meta);
-        return st->run() > 0;
-    }
+    // Writes a ping of a row stored as the ping would store it, SQLite only: into the heartbeat
+    // journal where there is one with room, else in place. False if the row must be upserted.
+    bool refreshed(const write_op& op, heartbeat_journal& journal);
+    // The transaction's share of the journal's sweep (heartbeat_journal.h).
+    void fold_step(heartbeat_journal& journal);
+    bool journal_on() const { return sqlite_fold.has_value(); }
+    void empty_journal(int table) { sqlite_empty_journal[table]->run(); }
     // Queues the upsert of a ping, carrying `first_seen_ms` if it inserts or renames.
     void queue_upsert(const write_op& op, std::int64_t first_seen_ms);
     void execute_upserts();
     void discard_upserts();
+
+private:
+    static sqlite_statement& bind_row(sqlite_statement& st, const write_op& op) {
+        st.integer(1, op.now_ms).text(2, op.url).text(3, op.name).integer(4, op.url_form);
+        st.text(5, op.host);
+        if (op.meta) st.text(6, *op.meta);
+        return st;
+    }
+    void prepare_journal(soci::session& sql);
 };
+
+// A prune's deletions, in the caller's transaction: the rows not written since `cutoff`, each
+// with a tombstone of time `now`; how many. `journal` says whether the heartbeat journal is on.
+std::size_t delete_stale_rows(soci::session& sql, const dialect& d, bool journal, long long cutoff,
+                              long long now);
+
+// Whether either journal table holds a heartbeat.
+bool journal_holds_rows(soci::session& sql);
+// Folds every heartbeat both journal tables hold into its row and empties them, in the
+// caller's transaction.
+void fold_journal_tables(soci::session& sql, write_statements& s);
 
 }  // namespace servreg::storage
