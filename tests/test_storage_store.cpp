@@ -662,6 +662,31 @@ TEST(SociStore, PruneKeepsARowWhoseLatestPingIsJournaled) {
     EXPECT_TRUE(db->load_all().empty());
 }
 
+// When writes pause, the writer settles the store step by step: each step folds a bounded
+// number of URLs, so that a write coming meanwhile waits for one short transaction.
+TEST(SociStore, SettlingFoldsTheJournalInSteps) {
+    temp_dir dir;
+    const auto path = dir.file("reg.db");
+    auto db = open_store(sqlite_file(path));
+    constexpr int n = 3000;
+    for (const std::int64_t at : {1000, 2000}) {
+        std::vector<write_op> ops;
+        for (int i = 0; i < n; ++i)
+            ops.push_back(ping("s", "h", static_cast<std::uint16_t>(i + 1), at));
+        apply_ops(*db, ops);
+    }
+    ASSERT_GT(journal_rows(path), 0) << "the second pings are journaled";
+    int steps = 1;
+    while (!db->settle()) ASSERT_LE(++steps, n) << "settle() never ends";
+    EXPECT_GT(steps, 1) << n << " URLs folded in one step";
+    EXPECT_EQ(journal_rows(path), 0);
+    auto sql = inspect(path);
+    int stale = -1;
+    sql << "SELECT COUNT(*) FROM servreg_services WHERE last_seen <> 2000", soci::into(stale);
+    EXPECT_EQ(stale, 0) << "rows without their latest ping after " << steps << " steps";
+    EXPECT_TRUE(db->settle()) << "nothing left";
+}
+
 TEST(SociStore, LoadsHundredThousandRows) {
     for (const bool multi_row : upsert_modes) {
         temp_dir dir;

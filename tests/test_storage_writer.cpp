@@ -59,6 +59,8 @@ struct script {
     std::vector<std::vector<write_op>> batches;  // applied ones only
     std::vector<std::int64_t> prunes;
     std::atomic<int> probes{0};
+    std::atomic<int> settles{0};
+    std::atomic<int> unsettled_steps{0};  // settle() calls that leave something to do
     std::atomic<bool> fail_writes{false};
     std::atomic<bool> fail_probes{false};
     std::atomic<bool> throw_unexpected{false};
@@ -102,6 +104,13 @@ public:
     void probe() override {
         ++s_.probes;
         if (s_.fail_probes) throw storage_error("connection to test database lost");
+    }
+
+    bool settle() override {
+        ++s_.settles;
+        if (s_.unsettled_steps == 0) return true;
+        --s_.unsettled_steps;
+        return false;
     }
 
 private:
@@ -425,6 +434,29 @@ TEST(Writer, IdleProbesUpdateHealth) {
     EXPECT_EQ(w.current_health().reason, "");
 }
 
+TEST(Writer, WritesThatPauseSettleTheStoreOnce) {
+    script s;
+    writer_settings settings = quiet_settings();
+    settings.probe_interval = 5ms;
+    outcomes out(2);
+    writer w(std::make_unique<fake_store>(s), settings, fixed_clock);
+    const auto probes_from = [&](int from, int more) {
+        return eventually([&] { return s.probes.load() >= from + more; });
+    };
+    ASSERT_TRUE(probes_from(0, 3));
+    EXPECT_EQ(s.settles, 0) << "nothing was written";
+    w.submit(ping("a", 1), out.for_write(0));
+    ASSERT_TRUE(eventually([&] { return s.settles.load() == 1; })) << "settles=" << s.settles;
+    ASSERT_TRUE(probes_from(s.probes.load(), 3));
+    EXPECT_EQ(s.settles, 1) << "idle probes after the settle settle nothing";
+    // A store with more to do is called again, step by step, until it is done.
+    s.unsettled_steps = 2;
+    w.submit(ping("a", 2), out.for_write(1));
+    ASSERT_TRUE(eventually([&] { return s.settles.load() == 4; })) << "settles=" << s.settles;
+    ASSERT_TRUE(probes_from(s.probes.load(), 3));
+    EXPECT_EQ(s.settles, 4);
+}
+
 TEST(Writer, HealthTellsOfALateCallAlthoughTheLastOneSucceeded) {
     script s;
     std::mutex late_mutex;
@@ -516,6 +548,36 @@ TEST(WriterOnSqlite, WritesAnsweredAreInTheDatabase) {
         EXPECT_EQ(rows, static_cast<int>(n));
     }
     EXPECT_TRUE(out.each_once());
+}
+
+// A ping of a known instance waits in SQLite's heartbeat journal; once writes pause, the rows
+// hold every time, for whoever reads the file.
+TEST(WriterOnSqlite, PausedWritesLeaveWholeRows) {
+    servreg::test::temp_dir dir;
+    const auto path = dir.file("reg.db");
+    writer_settings settings = quiet_settings();
+    settings.probe_interval = 20ms;
+    writer w(servreg::storage::open_store(sqlite_file(path)), settings, fixed_clock);
+    outcomes out(3);
+    for (std::size_t i = 0; i < 3; ++i) {
+        write_op op = ping("svc", 1);
+        op.now_ms = 1000 * static_cast<std::int64_t>(i + 1);
+        w.submit(std::move(op), out.for_write(i));
+        ASSERT_TRUE(eventually([&] { return out.completed() == i + 1; }));
+    }
+    soci::session sql(soci::sqlite3, "db=" + path + " timeout=5");
+    const auto row_and_journal = [&] {
+        long long last_seen = 0, journaled = -1;
+        sql << "SELECT last_seen FROM servreg_services", soci::into(last_seen);
+        sql << "SELECT (SELECT COUNT(*) FROM servreg_heartbeats_0) + "
+               "(SELECT COUNT(*) FROM servreg_heartbeats_1)",
+            soci::into(journaled);
+        return std::pair{last_seen, journaled};
+    };
+    ASSERT_TRUE(eventually([&] {
+        return row_and_journal() == std::pair{3000LL, 0LL};
+    })) << "last_seen and journaled heartbeats: "
+        << row_and_journal().first << ", " << row_and_journal().second;
 }
 
 TEST(WriterOnSqlite, LockedDatabaseFailsWholeBatchAndRecovers) {

@@ -101,6 +101,12 @@ public:
 
     // A trivial query, for health checks.
     virtual void probe() = 0;
+
+    // Work put off while writes came, done once they pause, a short step at a time: the writer
+    // calls it when its queue has stayed empty for a probe interval after a write, and again
+    // while it is empty, until it returns true (nothing left). SQLite folds its heartbeat
+    // journal into the rows. Failures are the store's to log; the default has nothing to do.
+    virtual bool settle() { return true; }
 };
 
 // Opens the database, creating or upgrading the schema. Throws storage_error naming the

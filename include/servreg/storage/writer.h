@@ -80,6 +80,7 @@ private:
     void commit(std::vector<write_op>& ops, std::vector<completion>& done);
     void probe();
     void prune();
+    bool settle();
     void set_health(bool ok, std::string reason);
 
     std::unique_ptr<store> db_;
@@ -95,6 +96,7 @@ private:
     batch_tail tail_;  // the writer thread's only
     bool stopping_ = false;
     bool sleeping_ = false;  // the thread waits on wake_: only then does submit() notify
+    bool settled_ = true;    // nothing left to settle since the last write: the writer thread's
 
     mutable std::mutex health_mutex_;
     health health_;

@@ -14,6 +14,8 @@ void heartbeat_journal::begin() {
     appended_.clear();
     folding_.clear();
     ends_sweep_ = false;
+    folds_first_ = false;
+    folds_all_ = false;
 }
 
 void heartbeat_journal::appended(std::string_view url, std::int64_t at_ms) {
@@ -41,9 +43,24 @@ const std::vector<heartbeat_journal::heartbeat>& heartbeat_journal::fold_step(
     return folding_;
 }
 
+const std::vector<heartbeat_journal::heartbeat>& heartbeat_journal::fold_first(
+    std::size_t at_most) {
+    folding_.clear();
+    for (auto it = pending_.begin(); it != pending_.end() && folding_.size() < at_most; ++it) {
+        folding_.push_back({it->first, it->second});
+    }
+    folds_first_ = true;
+    folds_all_ = folding_.size() == pending_.size();
+    return folding_;
+}
+
 void heartbeat_journal::committed() {
+    if (folds_all_) {
+        reset();
+        return;
+    }
     for (const heartbeat& h : folding_) pending_.erase(h.url);
-    if (!folding_.empty()) {
+    if (!folding_.empty() && !folds_first_) {
         cursor_ = folding_.back().url;
         at_start_ = false;
     }
@@ -61,6 +78,7 @@ void heartbeat_journal::committed() {
     appended_.clear();
     folding_.clear();
     ends_sweep_ = false;
+    folds_first_ = false;
 }
 
 void heartbeat_journal::reset() {
@@ -72,6 +90,8 @@ void heartbeat_journal::reset() {
     appended_.clear();
     folding_.clear();
     ends_sweep_ = false;
+    folds_first_ = false;
+    folds_all_ = false;
     last_step_.reset();
 }
 

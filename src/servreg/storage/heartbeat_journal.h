@@ -60,13 +60,19 @@ public:
     // The rows this transaction folds, each with the latest time journaled for it before the
     // transaction; valid until the next call. `now` paces the sweep.
     const std::vector<heartbeat>& fold_step(clock::time_point now);
+    // Instead of fold_step, in a transaction that appends nothing: the first `at_most` URLs
+    // pending (when writes pause, and when the store closes). Where that is all of them, both
+    // tables are then emptied.
+    const std::vector<heartbeat>& fold_first(std::size_t at_most);
     // The table this transaction must empty, or -1: when it ends a sweep, the other table,
     // whose every heartbeat is folded by then and which the next sweep appends to.
     int table_to_empty() const { return ends_sweep_ && holds_[1 - active_] ? 1 - active_ : -1; }
+    // Whether this transaction's fold_first() folds every URL pending.
+    bool folds_all() const { return folds_all_; }
     // The transaction committed: what it folded leaves the pending set, what it appended joins.
     void committed();
 
-    // Everything was folded and both tables emptied (at start-up).
+    // Everything was folded and both tables emptied (at start-up, or by SQL alone).
     void reset();
 
     std::size_t pending() const { return pending_.size(); }
@@ -81,6 +87,8 @@ private:
     std::vector<heartbeat> appended_;
     std::vector<heartbeat> folding_;
     bool ends_sweep_ = false;
+    bool folds_first_ = false;
+    bool folds_all_ = false;
     std::optional<clock::time_point> last_step_;
 };
 

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <chrono>
 #include <functional>
+#include <limits>
 #include <optional>
 #include <thread>
 #include <type_traits>
@@ -44,6 +45,10 @@ public:
     void apply(std::span<const write_op> ops, std::vector<bool>& existed) override;
     std::size_t prune(std::int64_t cutoff_ms) override;
     void probe() override;
+    // A transaction of this many folds takes about 10 ms at 1,000,000 instances: what a write
+    // that comes as writes resume may wait.
+    static constexpr std::size_t settle_step = 1024;
+    bool settle() override { return fold_journal(settle_step); }
     changes changes_since(std::int64_t since_ms) override;
 
 private:
@@ -60,7 +65,7 @@ private:
     sqlite_checkpointer::write_scope hold_checkpoints();
     void execute_plan(std::span<const write_op> ops, const std::vector<write_step>& steps,
                       std::vector<bool>& existed);
-    void fold_whole_journal();
+    bool fold_journal(std::size_t at_most);
     template <typename F>
     auto guarded(std::string_view operation, F&& body) -> decltype(body());
     void answered(watchdog::armed& armed);
@@ -88,7 +93,8 @@ private:
     bool committing_ = false;
     std::optional<database_file> file_;  // an SQLite database file, as it was at start
     write_planner planner_;
-    heartbeat_journal journal_;  // SQLite's, while write_statements has one
+    heartbeat_journal journal_;     // SQLite's, while write_statements has one
+    bool leftover_journal_ = true;  // its tables may hold what an earlier process journaled
     watchdog* deadlines_;
     int call_deadlines_ = 1;  // how many deadlines the call at hand gets
     reconnect_probe probe_;   // tries a server before the store reconnects to it
@@ -126,12 +132,12 @@ soci_store::soci_store(const config::database_target& target, const store_option
         throw storage_error(
             client_reason(e, target_.kind, target_.display, true, error_phase::connect));
     }
-    fold_whole_journal();
+    fold_journal(std::numeric_limits<std::size_t>::max());
 }
 
 soci_store::~soci_store() {
     deadlines_ = nullptr;  // the watchdog may be gone already
-    fold_whole_journal();
+    fold_journal(std::numeric_limits<std::size_t>::max());
 }
 
 void soci_store::open_session() {
@@ -384,7 +390,7 @@ void soci_store::answered(watchdog::armed& armed) {
 }
 
 void soci_store::scan_all(const row_sink& sink) {
-    fold_whole_journal();
+    fold_journal(std::numeric_limits<std::size_t>::max());
     // Reading the whole registry is many round trips: it gets 15 deadlines in all.
     const deadline_multiple longer(call_deadlines_, 15);
     // A lost connection is retried only before the first rows went out: each row once.
@@ -430,23 +436,36 @@ void soci_store::execute_plan(std::span<const write_op> ops, const std::vector<w
     s.execute_upserts();
 }
 
-// Folds all the journal holds into the rows: before the rows are read (at start-up, what the
-// last process left), and when the store closes. A file that cannot be written (read-only)
-// keeps it: its rows are then up to a sweep behind.
-void soci_store::fold_whole_journal() {
-    if (!statements_ || !statements_->journal_on()) return;
+// Folds what the journal holds into the rows, at most `at_most` URLs in one transaction: all
+// of it before the rows are read and when the store closes, a step at a time when writes pause.
+// What an earlier process left is folded from the tables by SQL at once, which groups their
+// rows in a temporary B-tree (megabytes at 1,000,000 instances); what this store journaled,
+// from the latest times it keeps. Whether nothing is left to fold. A file that cannot be
+// written (read-only) keeps its journal, logged: its rows are then up to a sweep behind.
+bool soci_store::fold_journal(std::size_t at_most) {
+    if (!statements_ || !statements_->journal_on()) return true;
+    if (!leftover_journal_ && journal_.pending() == 0) return true;
     const auto held = hold_checkpoints();
     try {
         guarded("folding the heartbeat journal", [&] {
-            if (!journal_holds_rows(sql_)) return;
+            if (leftover_journal_ && !journal_holds_rows(sql_)) return;
+            journal_.begin();
             begin();
-            fold_journal_tables(sql_, *statements_);
+            if (leftover_journal_) {
+                fold_journal_tables(sql_, *statements_);
+            } else {
+                statements_->fold_first(journal_, at_most);
+            }
             commit();
+            if (leftover_journal_) journal_.reset();
+            journal_.committed();
         });
-        journal_.reset();
+        leftover_journal_ = false;
+        return journal_.pending() == 0;
     } catch (const storage_error& e) {
         spdlog::warn("storage: the heartbeat journal of {} stays as it is: {}", target_.display,
                      e.what());
+        return true;
     }
 }
 
@@ -521,34 +540,7 @@ std::size_t soci_store::prune(std::int64_t cutoff_ms) {
 }
 
 changes soci_store::changes_since(std::int64_t since_ms) {
-    return guarded("polling", [&] {
-        changes out;
-        long long since = since_ms;
-        constexpr std::size_t chunk = 4096;
-        // Tombstones first, each query in its own snapshot: a row read afterwards that has a
-        // tombstone too was pinged again after its deletion (see registry::index::merge).
-        {
-            std::vector<std::string> urls(chunk);
-            std::vector<long long> deleted_at(chunk);
-            soci::statement st = (sql_.prepare << "SELECT url, deleted_at FROM servreg_tombstones "
-                                                  "WHERE deleted_at >= :since",
-                                  soci::use(since), soci::into(urls), soci::into(deleted_at));
-            st.execute();
-            while (st.fetch()) {
-                for (std::size_t i = 0; i < urls.size(); ++i) {
-                    out.tombstones.push_back(
-                        {.url = std::move(urls[i]), .deleted_at_ms = deleted_at[i]});
-                }
-                urls.resize(chunk);
-                deleted_at.resize(chunk);
-            }
-        }
-        row_columns c(chunk);
-        soci::statement st =
-            c.select(sql_, std::string(select_all_rows) + " WHERE changed >= :since", &since);
-        c.fetch_all(st, out.rows);
-        return out;
-    });
+    return guarded("polling", [&] { return read_changes(sql_, since_ms); });
 }
 
 void soci_store::probe() {

@@ -1,6 +1,10 @@
-// The write statements (statements.h): their SQL, built from the dialect, and the execution of
-// the upserts a batch has queued.
+// The statements the store runs (statements.h): their SQL, built from the dialect, the
+// execution of the upserts a batch has queued, the prune, the heartbeat journal's folds, and
+// the poll of what other processes wrote.
 #include "servreg/storage/statements.h"
+
+#include "servreg/storage/row_columns.h"
+#include "servreg/storage/schema.h"
 
 namespace servreg::storage {
 namespace {
@@ -132,6 +136,15 @@ void write_statements::fold_step(heartbeat_journal& journal) {
     if (const int table = journal.table_to_empty(); table >= 0) empty_journal(table);
 }
 
+void write_statements::fold_first(heartbeat_journal& journal, std::size_t at_most) {
+    for (const heartbeat_journal::heartbeat& h : journal.fold_first(at_most)) {
+        sqlite_fold->integer(1, h.at_ms).text(2, h.url).run();
+    }
+    if (!journal.folds_all()) return;
+    empty_journal(0);
+    empty_journal(1);
+}
+
 void write_statements::queue_upsert(const write_op& op, std::int64_t first_seen_ms) {
     urls.push_back(op.url);
     names.push_back(op.name);
@@ -236,6 +249,34 @@ void fold_journal_tables(soci::session& sql, write_statements& s) {
            "WHERE servreg_services.url = j.url";
     s.empty_journal(0);
     s.empty_journal(1);
+}
+
+changes read_changes(soci::session& sql, long long since) {
+    changes out;
+    constexpr std::size_t chunk = 4096;
+    // Tombstones first, each query in its own snapshot: a row read afterwards that has a
+    // tombstone too was pinged again after its deletion (see registry::index::merge).
+    {
+        std::vector<std::string> urls(chunk);
+        std::vector<long long> deleted_at(chunk);
+        soci::statement st = (sql.prepare << "SELECT url, deleted_at FROM servreg_tombstones "
+                                             "WHERE deleted_at >= :since",
+                              soci::use(since), soci::into(urls), soci::into(deleted_at));
+        st.execute();
+        while (st.fetch()) {
+            for (std::size_t i = 0; i < urls.size(); ++i) {
+                out.tombstones.push_back(
+                    {.url = std::move(urls[i]), .deleted_at_ms = deleted_at[i]});
+            }
+            urls.resize(chunk);
+            deleted_at.resize(chunk);
+        }
+    }
+    row_columns c(chunk);
+    soci::statement st =
+        c.select(sql, std::string(select_all_rows) + " WHERE changed >= :since", &since);
+    c.fetch_all(st, out.rows);
+    return out;
 }
 
 }  // namespace servreg::storage

@@ -1,6 +1,7 @@
 // The statements every write transaction runs, prepared once per connection: the upserts (bulk
-// or multi-row, as the dialect prefers), SQLite's refresh of last_seen, the tombstone and
-// delete, the drain.
+// or multi-row, as the dialect prefers), SQLite's refresh of last_seen and its heartbeat
+// journal, the tombstone and delete, the drain; and the store's other SQL: the prune, the
+// journal's whole fold, the poll.
 #pragma once
 
 #include <soci/soci.h>
@@ -108,6 +109,9 @@ struct write_statements {
     bool refreshed(const write_op& op, heartbeat_journal& journal);
     // The transaction's share of the journal's sweep (heartbeat_journal.h).
     void fold_step(heartbeat_journal& journal);
+    // The first `at_most` URLs the journal keeps, into their rows; both tables emptied when
+    // that was all of them.
+    void fold_first(heartbeat_journal& journal, std::size_t at_most);
     bool journal_on() const { return sqlite_fold.has_value(); }
     void empty_journal(int table) { sqlite_empty_journal[table]->run(); }
     // Queues the upsert of a ping, carrying `first_seen_ms` if it inserts or renames.
@@ -129,6 +133,9 @@ private:
 // with a tombstone of time `now`; how many. `journal` says whether the heartbeat journal is on.
 std::size_t delete_stale_rows(soci::session& sql, const dialect& d, bool journal, long long cutoff,
                               long long now);
+
+// Rows written and instances deleted at or after `since` (store::changes_since).
+changes read_changes(soci::session& sql, long long since);
 
 // Whether either journal table holds a heartbeat.
 bool journal_holds_rows(soci::session& sql);
