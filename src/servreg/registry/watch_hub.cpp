@@ -55,6 +55,8 @@ constexpr std::size_t max_changed_names = 64;
 
 using answer_ptr = std::shared_ptr<const std::vector<endpoint>>;
 
+// An answer to run where its call came from. Deliveries go out by detail::post_grouped: a
+// change that wakes 10,000 watchers posts one task per event loop, not 10,000.
 struct delivery {
     const executor* resume;
     watch_hub::answer_fn done;
@@ -62,9 +64,6 @@ struct delivery {
 
     void operator()() { done(std::move(answer)); }
 };
-
-// Deliveries run where their calls came from, by detail::post_grouped: a change that wakes
-// 10,000 watchers posts one task per event loop, not 10,000.
 
 template <class T>
 using min_heap = std::priority_queue<T, std::vector<T>, std::greater<T>>;

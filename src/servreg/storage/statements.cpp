@@ -127,19 +127,20 @@ bool write_statements::refreshed(const write_op& op, heartbeat_journal& journal)
     return true;
 }
 
-void write_statements::fold_step(heartbeat_journal& journal) {
-    if (!journal_on()) return;
-    for (const heartbeat_journal::heartbeat& h :
-         journal.fold_step(heartbeat_journal::clock::now())) {
+void write_statements::fold(const std::vector<heartbeat_journal::heartbeat>& heartbeats) {
+    for (const heartbeat_journal::heartbeat& h : heartbeats) {
         sqlite_fold->integer(1, h.at_ms).text(2, h.url).run();
     }
+}
+
+void write_statements::fold_step(heartbeat_journal& journal) {
+    if (!journal_on()) return;
+    fold(journal.fold_step(heartbeat_journal::clock::now()));
     if (const int table = journal.table_to_empty(); table >= 0) empty_journal(table);
 }
 
 void write_statements::fold_first(heartbeat_journal& journal, std::size_t at_most) {
-    for (const heartbeat_journal::heartbeat& h : journal.fold_first(at_most)) {
-        sqlite_fold->integer(1, h.at_ms).text(2, h.url).run();
-    }
+    fold(journal.fold_first(at_most));
     if (!journal.folds_all()) return;
     empty_journal(0);
     empty_journal(1);

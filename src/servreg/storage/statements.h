@@ -127,6 +127,8 @@ private:
         return st;
     }
     void prepare_journal(soci::session& sql);
+    // Each heartbeat's time into its row (fold_sql).
+    void fold(const std::vector<heartbeat_journal::heartbeat>& heartbeats);
 };
 
 // A prune's deletions, in the caller's transaction: the rows not written since `cutoff`, each
