@@ -1,5 +1,6 @@
 // Black-box tests of durability and concurrency (SPEC sections 4, 5 and 6): restarts after
-// SIGTERM and kill -9, concurrent first pings, and SIGTERM with requests in flight.
+// SIGTERM and kill -9, concurrent first pings, SIGTERM with requests in flight, and a second
+// process refused on an SQLite file that one already serves.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -112,6 +113,35 @@ TEST(DaemonDurability, KillNineLosesNoAnsweredPing) {
     auto found = listed(second.port(), "d.kill9");
     EXPECT_EQ(found.size(), expected.size()) << "answered pings lost by kill -9";
     EXPECT_EQ(found, expected);
+}
+
+// An SQLite file belongs to one process: a second one would never see the first one's writes
+// and would empty heartbeat journal tables that the first still counts on.
+TEST(DaemonDurability, ASecondServregOnTheSameSqliteFileExitsOneAndTheFirstServesOn) {
+    temp_dir dir;
+    daemon_process first(args_for(dir));
+    auto x = call(first.port(), "ping", {"d.owned", "10.7.0.1", 7000});
+    ASSERT_EQ(x.result(), true) << x.describe();
+
+    std::vector<std::string> args = args_for(dir);
+    args.insert(args.end(), {"--port", "0"});
+    auto r = run_servreg(args);
+    const std::string output = r.out + r.err;
+    EXPECT_EQ(r.status, 1) << describe(args, r);
+    EXPECT_NE(output.find(dir.file("reg.db")), std::string::npos)
+        << "the message must name the file" << describe(args, r);
+    EXPECT_NE(output.find("in use by another process"), std::string::npos) << describe(args, r);
+    EXPECT_EQ(output.find("listening on"), std::string::npos) << describe(args, r);
+
+    x = call(first.port(), "ping", {"d.owned", "10.7.0.2", 7000});
+    EXPECT_EQ(x.result(), true) << "the first goes on writing" << x.describe();
+    first.signal(SIGTERM);
+    ASSERT_EQ(first.wait(5s), 0) << first.log();
+
+    // The claim goes with the process: the next one starts and serves both pings.
+    daemon_process second(args_for(dir));
+    EXPECT_EQ(listed(second.port(), "d.owned"),
+              (std::set<std::string>{"10.7.0.1:7000", "10.7.0.2:7000"}));
 }
 
 TEST(DaemonDurability, FiftyConcurrentFirstPingsOfOneEndpointAllSucceed) {

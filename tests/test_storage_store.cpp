@@ -279,6 +279,24 @@ TEST(SociStore, ReopenKeepsData) {
     EXPECT_EQ(version_rows(path), std::vector<int>{servreg::storage::schema_version});
 }
 
+// A file's claim (database_file.h) refuses other processes, not the stores of this one; the
+// daemon's test refuses a second process.
+TEST(SociStore, StoresOfOneProcessShareAFileAndItsClaim) {
+    temp_dir dir;
+    const auto path = dir.file("reg.db");
+    auto first = open_store(sqlite_file(path));
+    std::unique_ptr<servreg::storage::store> second;
+    ASSERT_NO_THROW(second = open_store(sqlite_file(path)));
+    apply_ops(*second, {ping("a", "h1", 1, 10)});
+    first.reset();
+    apply_ops(*second, {ping("b", "h2", 2, 20)});
+    EXPECT_EQ(sorted(second->load_all()),
+              (std::vector<instance_row>{{"a", "h1", 1, 10, 10}, {"b", "h2", 2, 20, 20}}));
+    second.reset();
+    auto third = open_store(sqlite_file(path));
+    EXPECT_EQ(third->load_all().size(), 2u);
+}
+
 TEST(SociStore, UpgradesDatabaseAtVersionZero) {
     temp_dir dir;
     const auto path = dir.file("reg.db");

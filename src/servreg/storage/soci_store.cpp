@@ -75,6 +75,9 @@ private:
     const dialect& dialect_;
     bool multi_row_;
     std::vector<std::string> secrets_;
+    // An SQLite database file, as it was at start; declared before everything that opens it,
+    // as closing its claim's descriptor drops the process's locks on the file.
+    std::optional<database_file> file_;
     // An SQLite file's checkpoints; declared before the session, whose WAL hook points at it.
     std::unique_ptr<sqlite_checkpointer> checkpointer_;
     soci::session sql_;
@@ -91,7 +94,6 @@ private:
     bool timed_out_ = false;
     bool in_transaction_ = false;
     bool committing_ = false;
-    std::optional<database_file> file_;  // an SQLite database file, as it was at start
     write_planner planner_;
     heartbeat_journal journal_;     // SQLite's, while write_statements has one
     bool leftover_journal_ = true;  // its tables may hold what an earlier process journaled
@@ -120,9 +122,10 @@ soci_store::soci_store(const config::database_target& target, const store_option
     secrets_.insert(secrets_.end(), connection_.secrets.begin(), connection_.secrets.end());
     std::erase_if(secrets_, [](const std::string& secret) { return secret.empty(); });
     add_connect_defaults(connection_, dialect_);
+    remember_file();  // before a connection opens an existing file: another process may own it
     open_session();
+    if (!file_) remember_file();  // the file the session has just created
     prepare_schema();
-    remember_file();
     start_checkpoints(options.checkpoints);
     try {
         statements_ = std::make_unique<write_statements>(sql_, dialect_, multi_row_);
@@ -472,7 +475,7 @@ bool soci_store::fold_journal(std::size_t at_most) {
 void soci_store::remember_file() {
     if (dialect_.kind != database_kind::sqlite) return;
     auto path = connect_string_value(connection_.connect_string, "db");
-    if (path) file_ = database_file::identify(std::move(*path));
+    if (path) file_ = database_file::claim(std::move(*path), target_.display);
 }
 
 // A database file gets its checkpoints from a thread of its own (sqlite_checkpointer.h); an
