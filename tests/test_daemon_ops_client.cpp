@@ -5,6 +5,7 @@
 // scripted registry that answers as the SPEC writes, and against the daemon; and watch (SPEC
 // 4.2), read as it prints, change by change.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <future>
 #include <memory>
@@ -418,6 +419,56 @@ TEST_F(DaemonClient, WatchGoesOnAfterCallsThatWaitedInVain) {
         << watch.describe();
     watch.signal(SIGTERM);
     EXPECT_EQ(watch.wait(), 0) << watch.describe();
+}
+
+// `servreg watch ... | head -n 1`: once the reader has gone, the next print fails and the watch
+// ends with status 0, not killed by SIGPIPE (status 141, which fails a pipefail script).
+TEST_F(DaemonClient, WatchWhoseReaderGoesAwayEndsWithStatusZeroAtItsNextChange) {
+    temp_dir dir;
+    const std::string fifo = dir.file("out");
+    ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0) << std::strerror(errno);
+    // The read end first, without waiting for a writer: the child's open of the other end
+    // then returns at once. Not inherited: the watch itself must not hold a reader.
+    const int in = ::open(fifo.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    ASSERT_GE(in, 0) << std::strerror(errno);
+    const std::vector<std::string> args{"watch", "--json", "--registry", url(), "client.wpipe"};
+    run_result r;
+    const pid_t pid = spawn_servreg(args, {}, fifo, dir.file("err"));
+    const auto reap = [&](std::chrono::milliseconds limit) {
+        int status = 0;
+        const bool ended =
+            wait_until([&] { return ::waitpid(pid, &status, WNOHANG) == pid; }, limit).has_value();
+        if (!ended) {
+            ::kill(pid, SIGKILL);
+            ::waitpid(pid, nullptr, 0);
+            return -1;
+        }
+        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    };
+
+    // What `head -n 1` reads.
+    std::string first;
+    wait_until(
+        [&] {
+            char c = 0;
+            while (::read(in, &c, 1) == 1) {
+                if (c == '\n') return true;
+                first += c;
+            }
+            return false;
+        },
+        std::chrono::seconds(10));
+    ::close(in);
+    r.out = first;
+    const json answer = json::parse(first, nullptr, false);
+    EXPECT_TRUE(answer.is_object() && answer["instances"] == json::array()) << describe(args, r);
+
+    // A change: the print that follows finds no reader.
+    ASSERT_TRUE(succeeds({"ping", "client.wpipe", "10.44.5.1", "1"}));
+    r.status = reap(std::chrono::seconds(10));
+    r.err = read_file(dir.file("err"));
+    EXPECT_EQ(r.status, 0) << "-1: still running; 141: killed by SIGPIPE" << describe(args, r);
+    EXPECT_EQ(r.err, "") << describe(args, r);
 }
 
 TEST_F(DaemonClient, WatchOfABadPatternExitsOne) {

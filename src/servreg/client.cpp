@@ -64,6 +64,9 @@ int run_watch(const config::client_command& cmd, const http::registry_url& url,
     sigemptyset(&action.sa_mask);
     ::sigaction(SIGINT, &action, nullptr);
     ::sigaction(SIGTERM, &action, nullptr);
+    // A reader gone from the pipe fails the next print with EPIPE, which ends the watch with
+    // status 0 (below), instead of killing the process as SIGPIPE does by default.
+    ::signal(SIGPIPE, SIG_IGN);
     http::post_settings settings;
     settings.reply_timeout = cmd.wait + watch_reply_margin;
     std::uint64_t index = 0;
