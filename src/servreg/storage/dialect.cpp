@@ -75,10 +75,8 @@ const dialect& dialect_for(database_kind kind) {
             "WHERE table_schema = current_schema() "
             "AND table_name = :table_name",
         .index_exists_query = "",
-        // A statement (a lock wait included) that takes longer than a client may wait fails
-        // on the server rather than holding the writer.
-        .session_setup = {"SET client_encoding TO 'UTF8'", "SET client_min_messages TO ERROR",
-                          "SET statement_timeout = 1500"},
+        // And a statement_timeout that follows --db-timeout (soci_store::limit_statements).
+        .session_setup = {"SET client_encoding TO 'UTF8'", "SET client_min_messages TO ERROR"},
         .shared = true,
     };
     static const dialect mysql{

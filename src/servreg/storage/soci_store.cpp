@@ -10,6 +10,7 @@
 #include <chrono>
 #include <functional>
 #include <limits>
+#include <memory>
 #include <optional>
 #include <thread>
 #include <type_traits>
@@ -55,6 +56,7 @@ private:
     void open_session();
     void prepare_schema();
     void configure_session();
+    void limit_statements(int calls);
     void begin();
     void commit();
     void rollback_quietly() noexcept;
@@ -98,17 +100,9 @@ private:
     heartbeat_journal journal_;     // SQLite's, while write_statements has one
     bool leftover_journal_ = true;  // its tables may hold what an earlier process journaled
     watchdog* deadlines_;
-    int call_deadlines_ = 1;  // how many deadlines the call at hand gets
-    reconnect_probe probe_;   // tries a server before the store reconnects to it
-};
-
-// Gives the calls of a scope `multiple` deadlines instead of one.
-struct deadline_multiple {
-    deadline_multiple(int& calls, int multiple) : calls_(calls) { calls_ = multiple; }
-    ~deadline_multiple() { calls_ = 1; }
-    deadline_multiple(const deadline_multiple&) = delete;
-    deadline_multiple& operator=(const deadline_multiple&) = delete;
-    int& calls_;
+    int call_deadlines_ = 1;   // how many deadlines the call at hand gets
+    int statement_calls_ = 0;  // how many the session's statement_timeout is for (PostgreSQL)
+    reconnect_probe probe_;    // tries a server before the store reconnects to it
 };
 
 soci_store::soci_store(const config::database_target& target, const store_options& options)
@@ -221,6 +215,20 @@ void soci_store::configure_session() {
         }
     }
     for (std::string_view statement : dialect_.session_setup) sql_ << statement;
+    statement_calls_ = 0;
+    limit_statements(call_deadlines_);
+}
+
+// A PostgreSQL statement (a lock wait included) that outlasts three quarters of what its call
+// may take ends on the server rather than holding the writer, a second line behind the
+// watchdog: 1.5 s with the default --db-timeout of 2 s, and as many times that as the call has
+// deadlines (the start-up load, one statement for the whole table, has 15).
+void soci_store::limit_statements(int calls) {
+    if (dialect_.kind != database_kind::postgresql || calls == statement_calls_) return;
+    const std::chrono::milliseconds per_call =
+        deadlines_ ? deadlines_->timeout() * 3 / 4 : std::chrono::milliseconds(1500);
+    sql_ << "SET statement_timeout = " + std::to_string(per_call.count() * calls);
+    statement_calls_ = calls;
 }
 
 void soci_store::begin() {
@@ -329,6 +337,7 @@ auto soci_store::guarded(std::string_view operation, F&& body) -> decltype(body(
                                                   call_deadlines_)
                                 : watchdog::armed{};
         try {
+            limit_statements(call_deadlines_);
             if constexpr (std::is_void_v<decltype(body())>) {
                 body();
                 answered(armed);
@@ -394,8 +403,9 @@ void soci_store::answered(watchdog::armed& armed) {
 
 void soci_store::scan_all(const row_sink& sink) {
     fold_journal(std::numeric_limits<std::size_t>::max());
-    // Reading the whole registry is many round trips: it gets 15 deadlines in all.
-    const deadline_multiple longer(call_deadlines_, 15);
+    // Reading the whole registry is many round trips: it gets 15 deadlines in all, then one again.
+    call_deadlines_ = 15;
+    const std::unique_ptr<int, void (*)(int*)> then_one(&call_deadlines_, [](int* n) { *n = 1; });
     // A lost connection is retried only before the first rows went out: each row once.
     bool handed = false;
     const row_sink once = [&](std::span<const instance_row> rows) {
