@@ -421,9 +421,9 @@ TEST_F(DaemonClient, WatchGoesOnAfterCallsThatWaitedInVain) {
     EXPECT_EQ(watch.wait(), 0) << watch.describe();
 }
 
-// `servreg watch ... | head -n 1`: once the reader has gone, the next print fails and the watch
-// ends with status 0, not killed by SIGPIPE (status 141, which fails a pipefail script).
-TEST_F(DaemonClient, WatchWhoseReaderGoesAwayEndsWithStatusZeroAtItsNextChange) {
+// `servreg watch ... | head -n 1`: once the reader has gone the watch ends, with status 0 (not
+// 141, killed by SIGPIPE, which fails a pipefail script), although nothing changes.
+TEST_F(DaemonClient, WatchWhoseReaderGoesAwayEndsAtOnceWithStatusZero) {
     temp_dir dir;
     const std::string fifo = dir.file("out");
     ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0) << std::strerror(errno);
@@ -463,11 +463,9 @@ TEST_F(DaemonClient, WatchWhoseReaderGoesAwayEndsWithStatusZeroAtItsNextChange) 
     const json answer = json::parse(first, nullptr, false);
     EXPECT_TRUE(answer.is_object() && answer["instances"] == json::array()) << describe(args, r);
 
-    // A change: the print that follows finds no reader.
-    ASSERT_TRUE(succeeds({"ping", "client.wpipe", "10.44.5.1", "1"}));
     r.status = reap(std::chrono::seconds(10));
     r.err = read_file(dir.file("err"));
-    EXPECT_EQ(r.status, 0) << "-1: still running; 141: killed by SIGPIPE" << describe(args, r);
+    EXPECT_EQ(r.status, 0) << "-1: still running after 10 s" << describe(args, r);
     EXPECT_EQ(r.err, "") << describe(args, r);
 }
 

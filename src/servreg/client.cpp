@@ -2,6 +2,7 @@
 // and its presentation from the jsonrpc layer; for watch, the loop and its signals.
 #include "servreg/client.h"
 
+#include <poll.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -10,6 +11,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <thread>
 
 #include "servreg/http/client.h"
 #include "servreg/jsonrpc/client.h"
@@ -57,6 +59,19 @@ bool print(const jsonrpc::client_output& out) {
     return std::fflush(stdout) == 0;
 }
 
+// The writing end of a pipe whose reader has gone reports POLLERR, which poll(2) gives even when
+// asked for nothing: the watch then ends at once with status 0 (`servreg watch ... | head -n 1`)
+// instead of at its next print, which never comes while nothing changes. Files and terminals
+// never report it.
+void end_when_the_reader_goes() {
+    std::thread([] {
+        pollfd out{STDOUT_FILENO, 0, 0};
+        while (::poll(&out, 1, -1) < 0 && errno == EINTR) {
+        }
+        if ((out.revents & POLLERR) != 0) ::_exit(jsonrpc::client_status::ok);
+    }).detach();
+}
+
 int run_watch(const config::client_command& cmd, const http::registry_url& url,
               const std::string& prefix) {
     struct sigaction action {};
@@ -67,6 +82,7 @@ int run_watch(const config::client_command& cmd, const http::registry_url& url,
     // A reader gone from the pipe fails the next print with EPIPE, which ends the watch with
     // status 0 (below), instead of killing the process as SIGPIPE does by default.
     ::signal(SIGPIPE, SIG_IGN);
+    end_when_the_reader_goes();
     http::post_settings settings;
     settings.reply_timeout = cmd.wait + watch_reply_margin;
     std::uint64_t index = 0;
