@@ -220,6 +220,51 @@ TEST_P(PostgresStore, TheLoadOfTheWholeTableHasFifteenCallsOfStatementTimeThenOn
     EXPECT_NE(failure, "") << "a write waited out the lock: " << ms(took) << " ms";
 }
 
+// A write waits for a lock up to three quarters of its round trip's deadline (--db-timeout),
+// on PostgreSQL (statement_timeout) and on MariaDB (innodb_lock_wait_timeout, whole seconds,
+// and the client's read timeout): rows locked for 2.5 s, a store with a watchdog of 5 s waits
+// them out, one with the default 2 s gives up after 1.5 s (MariaDB: 1 s).
+class ServerStore : public database_test {};
+
+TEST_P(ServerStore, ALockWaitFollowsTheRoundTripsDeadline) {
+    const auto url = fresh_database_url();
+    storage::watchdog five_seconds(5000ms);
+    auto patient = open_store(translate_or_throw(url), five_seconds);
+    auto hasty = open_store(translate_or_throw(url));
+    apply(*patient, {ping("held", "h", 1, 100)});
+    auto admin = connect(url);
+    const auto write_under_lock = [&admin](storage::store& db, std::int64_t at) {
+        admin << "BEGIN";
+        admin << "UPDATE servreg_services SET port = port";
+        std::thread release([&admin] {
+            std::this_thread::sleep_for(2500ms);
+            admin << "COMMIT";
+        });
+        const auto started = std::chrono::steady_clock::now();
+        std::string failure;
+        try {
+            apply(db, {ping("held", "h", 1, at)});
+        } catch (const std::exception& e) {
+            failure = e.what();
+        }
+        const auto took = std::chrono::steady_clock::now() - started;
+        release.join();
+        return std::pair{failure, std::chrono::duration_cast<std::chrono::milliseconds>(took)};
+    };
+
+    auto [failure, took] = write_under_lock(*patient, 200);
+    EXPECT_EQ(failure, "") << "the write with a 5 s deadline failed after " << took.count()
+                           << " ms";
+    EXPECT_GE(took, 2s) << "the write did not wait for the lock";
+
+    std::tie(failure, took) = write_under_lock(*hasty, 300);
+    EXPECT_NE(failure, "") << "the write with a 2 s deadline waited out the lock: " << took.count()
+                           << " ms";
+    EXPECT_LT(took, 2s) << "the write with a 2 s deadline gave up only after " << took.count()
+                        << " ms: " << failure;
+    EXPECT_EQ(patient->load_all().at(0).last_seen_ms, 200) << "the second write was applied";
+}
+
 TEST_P(DatabaseStore, AwkwardNamesAndHostsRoundTripExactly) {
     const auto url = fresh_database_url();
     auto db = open_store(translate_or_throw(url));
@@ -359,6 +404,8 @@ INSTANTIATE_TEST_SUITE_P(Databases, DatabaseStore,
                          server_name{});
 INSTANTIATE_TEST_SUITE_P(Databases, PostgresStore, ::testing::Values(postgres_server),
                          server_name{});
+INSTANTIATE_TEST_SUITE_P(Databases, ServerStore,
+                         ::testing::Values(postgres_server, mariadb_server), server_name{});
 
 }  // namespace
 }  // namespace servreg::test

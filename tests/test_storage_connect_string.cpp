@@ -470,6 +470,41 @@ TEST(ConnectString, ConnectDefaultsGoWhereTheUrlGivesNone) {
     EXPECT_EQ(s.connect_string, "db=x.db timeout=1") << "connect=" << s.connect_string;
 }
 
+// The client libraries' own waits follow --db-timeout (the round trip's deadline), within it;
+// a URL parameter still replaces each.
+TEST(ConnectString, TheServersTimeoutsFollowTheRoundTripsDeadline) {
+    using std::chrono::milliseconds;
+    const auto& pg = servreg::storage::dialect_for(database_kind::postgresql);
+    const auto postgres = [&pg](const char* url, milliseconds round_trip) {
+        auto c = servreg::storage::soci_connection_for(*translate_db_url(url), round_trip);
+        servreg::storage::add_connect_defaults(c, pg, round_trip);
+        return c.connect_string;
+    };
+    EXPECT_EQ(postgres("postgresql://h/d", milliseconds(10'000)),
+              "host=h dbname=d connect_timeout=10 keepalives=1 keepalives_idle=3 "
+              "keepalives_interval=3 keepalives_count=1 tcp_user_timeout=7500");
+    EXPECT_EQ(postgres("postgresql://h/d", milliseconds(500)),
+              "host=h dbname=d connect_timeout=2 keepalives=1 keepalives_idle=1 "
+              "keepalives_interval=1 keepalives_count=1 tcp_user_timeout=375");
+    EXPECT_EQ(postgres("postgresql://h/d?tcp_user_timeout=900&connect_timeout=4",
+                       milliseconds(10'000)),
+              "host=h dbname=d connect_timeout=4 tcp_user_timeout=900 keepalives=1 "
+              "keepalives_idle=3 keepalives_interval=3 keepalives_count=1");
+
+    const auto mysql = [](const char* url, milliseconds round_trip) {
+        return servreg::storage::soci_connection_for(*translate_db_url(url), round_trip)
+            .connect_string;
+    };
+    EXPECT_EQ(mysql("mysql://h/d", milliseconds(10'000)),
+              "host=h db=d connect_timeout=10 read_timeout=10 write_timeout=10");
+    EXPECT_EQ(mysql("mysql://h/d", milliseconds(2'500)),
+              "host=h db=d connect_timeout=3 read_timeout=3 write_timeout=3");
+    EXPECT_EQ(mysql("mysql://h/d", milliseconds(500)),
+              "host=h db=d connect_timeout=2 read_timeout=1 write_timeout=1");
+    EXPECT_EQ(mysql("mysql://h/d?read_timeout=30", milliseconds(10'000)),
+              "host=h db=d connect_timeout=10 read_timeout=30 write_timeout=10");
+}
+
 }  // namespace
 
 namespace {

@@ -71,7 +71,8 @@ std::optional<std::string> quote_mysql(std::string_view v) {
     return out;
 }
 
-soci_connection soci_connection_for(const config::database_target& target) {
+soci_connection soci_connection_for(const config::database_target& target,
+                                    std::chrono::milliseconds round_trip) {
     const dialect& d = dialect_for(target.kind);
     key_values kv;
     // A key given again replaces the value in its place: the order is the URL's.
@@ -97,7 +98,7 @@ soci_connection soci_connection_for(const config::database_target& target) {
         if (target.user) set("user", *target.user);
         if (target.password) set("password", *target.password);
     }
-    for (const auto& [key, value] : d.timeouts) set(key, std::string(value));
+    for (auto& [key, value] : d.timeouts(round_trip)) set(key, std::move(value));
     for (const auto& [key, value] : target.parameters) set(key, value);
 
     soci_connection out{.backend = std::string(d.backend), .connect_string = {}, .secrets = {}};
@@ -116,10 +117,11 @@ soci_connection soci_connection_for(const config::database_target& target) {
     return out;
 }
 
-void add_connect_defaults(soci_connection& connection, const dialect& d) {
-    for (const auto& [key, value] : d.connect_defaults) {
+void add_connect_defaults(soci_connection& connection, const dialect& d,
+                          std::chrono::milliseconds round_trip) {
+    for (const auto& [key, value] : d.connect_defaults(round_trip)) {
         if (!connect_string_value(connection.connect_string, key)) {
-            connection.connect_string += " " + std::string(key) + "=" + std::string(value);
+            connection.connect_string += " " + std::string(key) + "=" + value;
         }
     }
 }

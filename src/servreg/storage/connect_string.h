@@ -2,6 +2,7 @@
 // read back key by key.
 #pragma once
 
+#include <chrono>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -13,6 +14,9 @@ namespace servreg::storage {
 
 struct dialect;
 
+// --db-timeout's default: the deadline of a round trip when no watchdog gives one.
+inline constexpr std::chrono::milliseconds default_round_trip{2000};
+
 // What SOCI opens a session with.
 struct soci_connection {
     std::string backend;         // "sqlite3", "postgresql", "mysql"
@@ -22,14 +26,17 @@ struct soci_connection {
     std::vector<std::string> secrets;
 };
 
-// The connection to `target`: the URL's parts under the driver's keys, the dialect's timeouts,
-// then the URL's parameters, each replacing a key of its name. Throws storage_error when a
-// value cannot be written (translate_db_url refuses such URLs).
-soci_connection soci_connection_for(const config::database_target& target);
+// The connection to `target`: the URL's parts under the driver's keys, the dialect's timeouts
+// for a round trip's deadline (--db-timeout, 2 s by default), then the URL's parameters, each
+// replacing a key of its name. Throws storage_error when a value cannot be written
+// (translate_db_url refuses such URLs).
+soci_connection soci_connection_for(const config::database_target& target,
+                                    std::chrono::milliseconds round_trip = default_round_trip);
 
-// Adds the dialect's connect defaults (dialect::connect_defaults) that `connection` does not
-// give: what the store opens, beyond what the URL says.
-void add_connect_defaults(soci_connection& connection, const dialect& d);
+// Adds the dialect's connect defaults (dialect::connect_defaults) for a round trip's deadline
+// that `connection` does not give: what the store opens, beyond what the URL says.
+void add_connect_defaults(soci_connection& connection, const dialect& d,
+                          std::chrono::milliseconds round_trip = default_round_trip);
 
 // Value quoting, one per dialect (dialect::quote); nullopt when the value cannot be written.
 std::optional<std::string> quote_sqlite(std::string_view value);

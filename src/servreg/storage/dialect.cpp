@@ -2,20 +2,66 @@
 // means); the rest of the storage layer is the same code and SQL for all three.
 #include "servreg/storage/dialect.h"
 
+#include <algorithm>
+
 #include "servreg/storage/connect_string.h"
 
 namespace servreg::storage {
 
 using config::database_kind;
+using std::chrono::milliseconds;
+
+namespace {
+
+// Whole seconds, rounded up, and at least `least`.
+std::string seconds_up(milliseconds d, long least) {
+    return std::to_string(std::max<long>(least, static_cast<long>((d.count() + 999) / 1000)));
+}
+
+// SQLite's busy timeout, until the connected store sets half a round trip
+// (soci_store::configure_session).
+connect_settings sqlite_timeouts(milliseconds) {
+    return {{"timeout", "1"}};
+}
+
+connect_settings postgresql_timeouts(milliseconds round_trip) {
+    return {{"connect_timeout", seconds_up(round_trip, 2)}};
+}
+
+// libpq has no read timeout: a server that vanished without closing the connection is found by
+// TCP keepalives, and unacknowledged data by tcp_user_timeout, both within three quarters of a
+// round trip (idle half of it, then one probe of the other half; 1 s each at the least).
+connect_settings postgresql_connect_defaults(milliseconds round_trip) {
+    const milliseconds within = round_trip * 3 / 4;
+    const std::string probe = std::to_string(std::max<long>(1, within.count() / 2000));
+    return {{"keepalives", "1"},
+            {"keepalives_idle", probe},
+            {"keepalives_interval", probe},
+            {"keepalives_count", "1"},
+            {"tcp_user_timeout", std::to_string(within.count())}};
+}
+
+connect_settings mysql_timeouts(milliseconds round_trip) {
+    const std::string wait = seconds_up(round_trip, 1);
+    return {{"connect_timeout", seconds_up(round_trip, 2)},
+            {"read_timeout", wait},
+            {"write_timeout", wait}};
+}
+
+connect_settings none(milliseconds) {
+    return {};
+}
+
+}  // namespace
 
 const dialect& dialect_for(database_kind kind) {
     static const dialect sqlite{
         .kind = database_kind::sqlite,
         .backend = "sqlite3",
         .database_key = "db",
-        .timeouts = {{"timeout", "1"}},
+        .timeouts = &sqlite_timeouts,
         .quote = &quote_sqlite,
-        .connect_defaults = {},
+        .connect_defaults = &none,
         .text_type = "VARCHAR(255)",
         .url_type = "VARCHAR(2048)",
         .meta_type = "TEXT",
@@ -47,16 +93,9 @@ const dialect& dialect_for(database_kind kind) {
         .kind = database_kind::postgresql,
         .backend = "postgresql",
         .database_key = "dbname",
-        .timeouts = {{"connect_timeout", "2"}},
+        .timeouts = &postgresql_timeouts,
         .quote = &quote_postgresql,
-        // libpq has no read timeout: a server that vanished without closing the connection is
-        // found by TCP keepalives (idle 1 s, one probe of 1 s), and unacknowledged data by
-        // tcp_user_timeout.
-        .connect_defaults = {{"keepalives", "1"},
-                             {"keepalives_idle", "1"},
-                             {"keepalives_interval", "1"},
-                             {"keepalives_count", "1"},
-                             {"tcp_user_timeout", "1500"}},
+        .connect_defaults = &postgresql_connect_defaults,
         .text_type = "VARCHAR(255)",
         .url_type = "VARCHAR(2048)",
         .meta_type = "TEXT",
@@ -83,9 +122,9 @@ const dialect& dialect_for(database_kind kind) {
         .kind = database_kind::mysql,
         .backend = "mysql",
         .database_key = "db",
-        .timeouts = {{"connect_timeout", "2"}, {"read_timeout", "2"}, {"write_timeout", "2"}},
+        .timeouts = &mysql_timeouts,
         .quote = &quote_mysql,
-        .connect_defaults = {},
+        .connect_defaults = &none,
         .text_type = "VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin",
         .url_type = "VARBINARY(2048)",
         .meta_type = "TEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_bin",
@@ -115,11 +154,10 @@ const dialect& dialect_for(database_kind kind) {
             "SELECT COUNT(*) FROM information_schema.statistics WHERE table_schema = DATABASE() "
             "AND table_name = :table_name AND index_name = :index_name",
         // READ COMMITTED takes no gap locks, so concurrent upserts from several servreg
-        // processes deadlock far less. A lock wait gives up after 1 s (the least InnoDB
-        // takes) instead of 50; read_timeout and write_timeout are among the timeouts above.
+        // processes deadlock far less. And an innodb_lock_wait_timeout that follows
+        // --db-timeout (soci_store::limit_statements) instead of InnoDB's 50 s.
         .session_setup = {"SET NAMES utf8mb4",
-                          "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED",
-                          "SET SESSION innodb_lock_wait_timeout = 1"},
+                          "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED"},
         .shared = true,
     };
     switch (kind) {

@@ -2,6 +2,7 @@
 // database read side by side: SQL spellings, session settings, connect-string conventions.
 #pragma once
 
+#include <chrono>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -12,6 +13,9 @@
 
 namespace servreg::storage {
 
+// Connect-string settings, key and value.
+using connect_settings = std::vector<std::pair<std::string_view, std::string>>;
+
 struct dialect {
     config::database_kind kind;
     // SOCI's name for the backend.
@@ -21,16 +25,16 @@ struct dialect {
     // The key of the database name (SQLite: of the file).
     std::string_view database_key;
     // Settings written after the URL's parts, where a URL parameter of the same name replaces
-    // them: a write to an unreachable database must fail within 2 s (SPEC section 5), so every
-    // wait on the database is bounded below that (SQLite's busy timeout, the servers' connect
-    // and read timeouts, in seconds).
-    std::vector<std::pair<std::string_view, std::string_view>> timeouts;
+    // them, for a round trip's deadline (--db-timeout): a write to an unreachable database must
+    // fail within it (SPEC section 5), so the client library's own waits follow it (SQLite's
+    // busy timeout, the servers' connect and read timeouts, in seconds).
+    connect_settings (*timeouts)(std::chrono::milliseconds round_trip);
     // How a value is written so that SOCI and the client library read it back whole; nullopt
     // when it cannot be.
     std::optional<std::string> (*quote)(std::string_view value);
     // Settings the store adds at the end unless the connect string gives them: they bound how
-    // long a call can wait on a server that vanished.
-    std::vector<std::pair<std::string_view, std::string_view>> connect_defaults;
+    // long a call can wait on a server that vanished, within a round trip's deadline.
+    connect_settings (*connect_defaults)(std::chrono::milliseconds round_trip);
 
     // --- the SQL ---
     // Column type of name and host. They must compare byte for byte: MySQL's default collations

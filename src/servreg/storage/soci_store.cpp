@@ -101,13 +101,13 @@ private:
     bool leftover_journal_ = true;  // its tables may hold what an earlier process journaled
     watchdog* deadlines_;
     int call_deadlines_ = 1;   // how many deadlines the call at hand gets
-    int statement_calls_ = 0;  // how many the session's statement_timeout is for (PostgreSQL)
+    int statement_calls_ = 0;  // how many the session's statement limit is for (the servers)
     reconnect_probe probe_;    // tries a server before the store reconnects to it
 };
 
 soci_store::soci_store(const config::database_target& target, const store_options& options)
     : target_(target),
-      connection_(soci_connection_for(target)),
+      connection_(soci_connection_for(target, options.round_trip())),
       dialect_(dialect_for(target.kind)),
       multi_row_(options.multi_row_upserts.value_or(dialect_.multi_row_upserts)),
       secrets_(secrets_of(connection_.connect_string)),
@@ -115,7 +115,7 @@ soci_store::soci_store(const config::database_target& target, const store_option
       probe_(connection_.backend, connection_.connect_string) {
     secrets_.insert(secrets_.end(), connection_.secrets.begin(), connection_.secrets.end());
     std::erase_if(secrets_, [](const std::string& secret) { return secret.empty(); });
-    add_connect_defaults(connection_, dialect_);
+    add_connect_defaults(connection_, dialect_, options.round_trip());
     remember_file();  // before a connection opens an existing file: another process may own it
     open_session();
     if (!file_) remember_file();  // the file the session has just created
@@ -219,15 +219,17 @@ void soci_store::configure_session() {
     limit_statements(call_deadlines_);
 }
 
-// A PostgreSQL statement (a lock wait included) that outlasts three quarters of what its call
-// may take ends on the server rather than holding the writer, a second line behind the
-// watchdog: 1.5 s with the default --db-timeout of 2 s, and as many times that as the call has
-// deadlines (the start-up load, one statement for the whole table, has 15).
+// A statement that outlasts 3/4 of what its call may take ends on the server rather than hold
+// the writer, a second line behind the watchdog: 1.5 s with the default --db-timeout, times the
+// call's deadlines (the start-up load, one statement for the whole table, has 15). PostgreSQL
+// bounds the statement; InnoDB only its lock waits, in whole seconds (1 at the least).
 void soci_store::limit_statements(int calls) {
-    if (dialect_.kind != database_kind::postgresql || calls == statement_calls_) return;
-    const std::chrono::milliseconds per_call =
-        deadlines_ ? deadlines_->timeout() * 3 / 4 : std::chrono::milliseconds(1500);
-    sql_ << "SET statement_timeout = " + std::to_string(per_call.count() * calls);
+    if (!dialect_.shared || calls == statement_calls_) return;
+    const auto limit = (deadlines_ ? deadlines_->timeout() : default_round_trip) * 3 / 4 * calls;
+    sql_ << (dialect_.kind == database_kind::postgresql
+                 ? "SET statement_timeout = " + std::to_string(limit.count())
+                 : "SET SESSION innodb_lock_wait_timeout = " +
+                       std::to_string(std::max<std::int64_t>(1, limit.count() / 1000)));
     statement_calls_ = calls;
 }
 

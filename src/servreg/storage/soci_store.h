@@ -2,10 +2,12 @@
 // tests: the choices open_store() makes by itself, which tests may override.
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <optional>
 
 #include "servreg/config/db_url.h"
+#include "servreg/storage/connect_string.h"
 #include "servreg/storage/deadline.h"
 #include "servreg/storage/sqlite_checkpointer.h"
 #include "servreg/storage/store.h"
@@ -21,6 +23,11 @@ struct store_options {
     checkpoint_settings checkpoints;
     // The deadlines of round trips (deadline.h); none when null.
     watchdog* deadlines = nullptr;
+
+    // The deadline of a round trip: the watchdog's, or --db-timeout's default without one.
+    std::chrono::milliseconds round_trip() const noexcept {
+        return deadlines ? deadlines->timeout() : default_round_trip;
+    }
 };
 
 std::unique_ptr<store> open_store(const config::database_target& target,
