@@ -78,6 +78,8 @@ private:
     void serve();
     void read();
     void on_read(boost::beast::error_code ec, std::size_t n);
+    void wait_for_bytes();
+    void on_readable(boost::beast::error_code ec);
     void fail(boost::beast::error_code ec);
     void send_continue();
     void handle();
@@ -89,6 +91,7 @@ private:
     void stream_next();
     void on_chunk(std::string chunk);
     void watch_for_close();
+    void on_stream_readable(boost::beast::error_code ec);
     void watch_for_hangup();
     void written();
     void log(unsigned status, std::size_t bytes, std::string_view label);
