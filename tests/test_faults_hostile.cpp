@@ -260,8 +260,9 @@ TEST_F(FaultsHostile, TenThousandIdleConnectionsAreHeldInBoundedMemoryThenClosed
 
 // Waiting watch_service calls, one a connection as long-polling clients hold them, cost little
 // more than their connections (SPEC 9: 10,000 under 64 MiB more than none): a waiting call
-// keeps no read buffer. One change then answers every one of them.
-TEST_F(FaultsHostile, TenThousandWaitingWatchCallsAreHeldInBoundedMemoryAndAChangeAnswersAll) {
+// keeps no read buffer. (That the calls are answered, and answered again on the same
+// connections, is FaultsConnections.TenThousandWaitingWatchers...)
+TEST_F(FaultsHostile, TenThousandWaitingWatchCallsAreHeldInBoundedMemory) {
     constexpr int watchers = 10'000;
     if (raise_fd_limit(watchers + 1000) < watchers + 1000) {
         GTEST_SKIP() << "the hard limit on descriptors (ulimit -Hn) is below " << watchers + 1000;
@@ -276,7 +277,7 @@ TEST_F(FaultsHostile, TenThousandWaitingWatchCallsAreHeldInBoundedMemoryAndAChan
     std::vector<std::unique_ptr<connection>> held;
     held.reserve(watchers);
     for (int i = 0; i < watchers; ++i) {
-        held.push_back(std::make_unique<connection>(port(), 30s));
+        held.push_back(std::make_unique<connection>(port()));
         ASSERT_TRUE(held.back()->send(post_request(watching))) << "watcher " << i;
     }
     const auto waiting = [this] {
@@ -291,24 +292,8 @@ TEST_F(FaultsHostile, TenThousandWaitingWatchCallsAreHeldInBoundedMemoryAndAChan
     if (!sanitized) {
         EXPECT_LT(per_call, 3 * 1024) << watch_->describe();
     }
-
-    ASSERT_EQ(call(port(), "ping", {"hostile.watched", "10.0.9.2", 2}).result(), true);
-    int answered = 0;
-    std::string first_wrong;
-    for (auto& c : held) {
-        const auto r = c->read_reply();
-        const json body = r ? json::parse(r->body, nullptr, false) : json();
-        if (r && r->status == 200 && body.contains("result") &&
-            body["result"]["instances"].size() == 2) {
-            ++answered;
-        } else if (first_wrong.empty()) {
-            first_wrong = r ? std::to_string(r->status) + " " + r->body : "no reply";
-        }
-    }
-    EXPECT_EQ(answered, watchers) << "after a change of " << watching
-                                  << "; the first wrong answer: " << first_wrong;
     held.clear();
-    check_unharmed(64, {"10.0.9.1:1", "10.0.9.2:2"});
+    check_unharmed(64, {"10.0.9.1:1"});
 }
 
 TEST_F(FaultsHostile, HundredThousandElementBatchIsOneInvalidRequestAndRunsNothing) {
