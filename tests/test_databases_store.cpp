@@ -168,6 +168,34 @@ TEST_P(DatabaseStore, ConcurrentOpensOfAnEmptyDatabaseAllSucceed) {
     }
 }
 
+// What a call under a lock did: what it threw (empty when nothing) and how long it took.
+struct call_under_lock {
+    std::string failure;
+    std::chrono::milliseconds took;
+};
+
+// Runs `call` while `admin` holds, for 2.5 s, the lock that `lock` (a statement) takes.
+template <class Call>
+call_under_lock under_lock(soci::session& admin, const std::string& lock, Call&& call) {
+    admin << "BEGIN";
+    admin << lock;
+    std::thread release([&admin] {
+        std::this_thread::sleep_for(2500ms);
+        admin << "COMMIT";
+    });
+    const auto started = std::chrono::steady_clock::now();
+    call_under_lock out;
+    try {
+        call();
+    } catch (const std::exception& e) {
+        out.failure = e.what();
+    }
+    out.took = std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::chrono::steady_clock::now() - started);
+    release.join();
+    return out;
+}
+
 // PostgreSQL ends a statement that outlasts its call's limit on the server (a second line behind
 // the watchdog, which this store has none of: 1.5 s a call). The start-up load reads the whole
 // table in one statement and has 15 calls' time, then one call's limit holds again: here a lock
@@ -179,45 +207,19 @@ TEST_P(PostgresStore, TheLoadOfTheWholeTableHasFifteenCallsOfStatementTimeThenOn
     auto db = open_store(translate_or_throw(url));
     apply(*db, {ping("held", "h", 1, 100)});
     auto admin = connect(url);
-    const auto lock_for = [&admin](std::chrono::milliseconds held) {
-        admin << "BEGIN";
-        admin << "LOCK TABLE servreg_services IN ACCESS EXCLUSIVE MODE";
-        return std::thread([&admin, held] {
-            std::this_thread::sleep_for(held);
-            admin << "COMMIT";
-        });
-    };
+    const std::string lock = "LOCK TABLE servreg_services IN ACCESS EXCLUSIVE MODE";
 
-    const auto ms = [](auto d) {
-        return std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
-    };
-    auto release = lock_for(2500ms);
-    auto started = std::chrono::steady_clock::now();
     std::vector<instance_row> rows;
-    std::string failure;
-    try {
+    const auto load = under_lock(admin, lock, [&] {
         db->scan_all(
             [&](std::span<const instance_row> r) { rows.insert(rows.end(), r.begin(), r.end()); });
-    } catch (const std::exception& e) {
-        failure = e.what();
-    }
-    auto took = std::chrono::steady_clock::now() - started;
-    release.join();
-    EXPECT_EQ(failure, "") << "the load failed after " << ms(took) << " ms";
+    });
+    EXPECT_EQ(load.failure, "") << "the load failed after " << load.took.count() << " ms";
     EXPECT_EQ(rows.size(), 1u);
-    EXPECT_GE(took, 2s) << "the load did not wait for the lock";
+    EXPECT_GE(load.took, 2s) << "the load did not wait for the lock";
 
-    release = lock_for(2500ms);
-    started = std::chrono::steady_clock::now();
-    failure.clear();
-    try {
-        apply(*db, {ping("held", "h", 1, 200)});
-    } catch (const std::exception& e) {
-        failure = e.what();
-    }
-    took = std::chrono::steady_clock::now() - started;
-    release.join();
-    EXPECT_NE(failure, "") << "a write waited out the lock: " << ms(took) << " ms";
+    const auto write = under_lock(admin, lock, [&] { apply(*db, {ping("held", "h", 1, 200)}); });
+    EXPECT_NE(write.failure, "") << "a write waited out the lock: " << write.took.count() << " ms";
 }
 
 // A write waits for a lock up to three quarters of its round trip's deadline (--db-timeout),
@@ -233,35 +235,20 @@ TEST_P(ServerStore, ALockWaitFollowsTheRoundTripsDeadline) {
     auto hasty = open_store(translate_or_throw(url));
     apply(*patient, {ping("held", "h", 1, 100)});
     auto admin = connect(url);
-    const auto write_under_lock = [&admin](storage::store& db, std::int64_t at) {
-        admin << "BEGIN";
-        admin << "UPDATE servreg_services SET port = port";
-        std::thread release([&admin] {
-            std::this_thread::sleep_for(2500ms);
-            admin << "COMMIT";
-        });
-        const auto started = std::chrono::steady_clock::now();
-        std::string failure;
-        try {
-            apply(db, {ping("held", "h", 1, at)});
-        } catch (const std::exception& e) {
-            failure = e.what();
-        }
-        const auto took = std::chrono::steady_clock::now() - started;
-        release.join();
-        return std::pair{failure, std::chrono::duration_cast<std::chrono::milliseconds>(took)};
-    };
+    const std::string lock = "UPDATE servreg_services SET port = port";
 
-    auto [failure, took] = write_under_lock(*patient, 200);
-    EXPECT_EQ(failure, "") << "the write with a 5 s deadline failed after " << took.count()
-                           << " ms";
-    EXPECT_GE(took, 2s) << "the write did not wait for the lock";
+    const auto waited =
+        under_lock(admin, lock, [&] { apply(*patient, {ping("held", "h", 1, 200)}); });
+    EXPECT_EQ(waited.failure, "") << "the write with a 5 s deadline failed after "
+                                  << waited.took.count() << " ms";
+    EXPECT_GE(waited.took, 2s) << "the write did not wait for the lock";
 
-    std::tie(failure, took) = write_under_lock(*hasty, 300);
-    EXPECT_NE(failure, "") << "the write with a 2 s deadline waited out the lock: " << took.count()
-                           << " ms";
-    EXPECT_LT(took, 2s) << "the write with a 2 s deadline gave up only after " << took.count()
-                        << " ms: " << failure;
+    const auto gave_up =
+        under_lock(admin, lock, [&] { apply(*hasty, {ping("held", "h", 1, 300)}); });
+    EXPECT_NE(gave_up.failure, "")
+        << "the write with a 2 s deadline waited out the lock: " << gave_up.took.count() << " ms";
+    EXPECT_LT(gave_up.took, 2s) << "the write with a 2 s deadline gave up only after "
+                                << gave_up.took.count() << " ms: " << gave_up.failure;
     EXPECT_EQ(patient->load_all().at(0).last_seen_ms, 200) << "the second write was applied";
 }
 
@@ -404,8 +391,8 @@ INSTANTIATE_TEST_SUITE_P(Databases, DatabaseStore,
                          server_name{});
 INSTANTIATE_TEST_SUITE_P(Databases, PostgresStore, ::testing::Values(postgres_server),
                          server_name{});
-INSTANTIATE_TEST_SUITE_P(Databases, ServerStore,
-                         ::testing::Values(postgres_server, mariadb_server), server_name{});
+INSTANTIATE_TEST_SUITE_P(Databases, ServerStore, ::testing::Values(postgres_server, mariadb_server),
+                         server_name{});
 
 }  // namespace
 }  // namespace servreg::test

@@ -17,6 +17,12 @@ struct dialect;
 // --db-timeout's default: the deadline of a round trip when no watchdog gives one.
 inline constexpr std::chrono::milliseconds default_round_trip{2000};
 
+// How long what runs within a round trip may take before the server or the client library
+// ends it itself: three quarters of the deadline, so that it gives up before the watchdog does.
+constexpr std::chrono::milliseconds within_round_trip(std::chrono::milliseconds round_trip) {
+    return round_trip * 3 / 4;
+}
+
 // What SOCI opens a session with.
 struct soci_connection {
     std::string backend;         // "sqlite3", "postgresql", "mysql"

@@ -32,7 +32,7 @@ connect_settings postgresql_timeouts(milliseconds round_trip) {
 // TCP keepalives, and unacknowledged data by tcp_user_timeout, both within three quarters of a
 // round trip (idle half of it, then one probe of the other half; 1 s each at the least).
 connect_settings postgresql_connect_defaults(milliseconds round_trip) {
-    const milliseconds within = round_trip * 3 / 4;
+    const milliseconds within = within_round_trip(round_trip);
     const std::string probe = std::to_string(std::max<long>(1, within.count() / 2000));
     return {{"keepalives", "1"},
             {"keepalives_idle", probe},

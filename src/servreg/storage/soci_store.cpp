@@ -8,7 +8,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <functional>
 #include <limits>
 #include <memory>
 #include <optional>
@@ -100,7 +99,8 @@ private:
     heartbeat_journal journal_;     // SQLite's, while write_statements has one
     bool leftover_journal_ = true;  // its tables may hold what an earlier process journaled
     watchdog* deadlines_;
-    int call_deadlines_ = 1;   // how many deadlines the call at hand gets
+    std::chrono::milliseconds round_trip_;  // the deadline of one (store_options::round_trip)
+    int call_deadlines_ = 1;                // how many deadlines the call at hand gets
     int statement_calls_ = 0;  // how many the session's statement limit is for (the servers)
     reconnect_probe probe_;    // tries a server before the store reconnects to it
 };
@@ -112,10 +112,11 @@ soci_store::soci_store(const config::database_target& target, const store_option
       multi_row_(options.multi_row_upserts.value_or(dialect_.multi_row_upserts)),
       secrets_(secrets_of(connection_.connect_string)),
       deadlines_(options.deadlines),
+      round_trip_(options.round_trip()),
       probe_(connection_.backend, connection_.connect_string) {
     secrets_.insert(secrets_.end(), connection_.secrets.begin(), connection_.secrets.end());
     std::erase_if(secrets_, [](const std::string& secret) { return secret.empty(); });
-    add_connect_defaults(connection_, dialect_, options.round_trip());
+    add_connect_defaults(connection_, dialect_, round_trip_);
     remember_file();  // before a connection opens an existing file: another process may own it
     open_session();
     if (!file_) remember_file();  // the file the session has just created
@@ -208,7 +209,7 @@ void soci_store::configure_session() {
             // A file that another process holds locked makes a write wait for the lock; that
             // wait ends within half the round trip's deadline, whatever the URL's timeout.
             const auto given = connect_string_value(connection_.connect_string, "timeout");
-            const long long bound = deadlines_->timeout().count() / 2;
+            const long long bound = round_trip_.count() / 2;
             const long long wanted = given ? 1000LL * std::stoll(*given) : bound;
             sqlite_api::sqlite3_busy_timeout(sqlite_handle(sql_),
                                              static_cast<int>(std::min(wanted, bound)));
@@ -219,13 +220,12 @@ void soci_store::configure_session() {
     limit_statements(call_deadlines_);
 }
 
-// A statement that outlasts 3/4 of what its call may take ends on the server rather than hold
-// the writer, a second line behind the watchdog: 1.5 s with the default --db-timeout, times the
-// call's deadlines (the start-up load, one statement for the whole table, has 15). PostgreSQL
-// bounds the statement; InnoDB only its lock waits, in whole seconds (1 at the least).
+// A statement past within_round_trip() of each of its call's deadlines (the start-up load has
+// 15) ends on the server, a second line behind the watchdog: PostgreSQL bounds the statement,
+// InnoDB only its lock waits, in whole seconds (1 at the least).
 void soci_store::limit_statements(int calls) {
     if (!dialect_.shared || calls == statement_calls_) return;
-    const auto limit = (deadlines_ ? deadlines_->timeout() : default_round_trip) * 3 / 4 * calls;
+    const auto limit = within_round_trip(round_trip_) * calls;
     sql_ << (dialect_.kind == database_kind::postgresql
                  ? "SET statement_timeout = " + std::to_string(limit.count())
                  : "SET SESSION innodb_lock_wait_timeout = " +
