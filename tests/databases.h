@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <memory>
 #include <optional>
+#include <ostream>
 #include <random>
 #include <string>
 #include <vector>
@@ -28,6 +29,12 @@ struct database_server {
     std::string stop_var;   // the variables holding shell commands that stop and start it
     std::string start_var;  // (each returns once the server is down, or answers)
 };
+
+// How GoogleTest shows the parameter in a failure and in ctest's list: by its label, not as
+// the bytes of the struct.
+inline void PrintTo(const database_server& server, std::ostream* out) {
+    *out << server.label;
+}
 
 inline const database_server postgres_server{"Postgres", "SERVREG_TEST_POSTGRES_URL",
                                              "SERVREG_TEST_POSTGRES_STOP",
