@@ -13,6 +13,7 @@
 #include "registry_stack.h"
 #include "servreg/jsonrpc/dispatcher.h"
 #include "servreg/jsonrpc/flat_request.h"
+#include "servreg/registry/watch_hub.h"
 
 namespace {
 
@@ -566,6 +567,54 @@ TEST_F(Dispatcher, FlatPathRepliesAsTheDocumentPathDoes) {
     }
 }
 
+// watch_service's arguments, indexes and ids of 19 and 20 digits, read both ways by
+// dispatchers that share one hub: the same replies.
+TEST_F(Dispatcher, FlatPathAnswersWatchServiceAsTheDocumentPathDoes) {
+    servreg::registry::watch_hub hub(registry_->index, registry_->clock, std::chrono::seconds(60));
+    servreg::jsonrpc::dispatcher flat(registry_->service, servreg::test::test_settings(), {}, &hub);
+    auto document_only = servreg::test::test_settings();
+    document_only.flat_path = false;
+    servreg::jsonrpc::dispatcher documents(registry_->service, document_only, {}, &hub);
+    ASSERT_EQ(code_of(R"({"jsonrpc":"2.0","method":"ping","params":["w.a","h",1],"id":1})"), 0);
+
+    const auto watch = [](const std::string& index, const std::string& wait,
+                          const std::string& id) {
+        return R"({"jsonrpc":"2.0","method":"watch_service","params":{"name":"w.*","index":)" +
+               index + R"(,"wait":)" + wait + R"(},"id":)" + id + "}";
+    };
+    const reply first = call_with(flat, watch("0", "0", "1"));
+    ASSERT_TRUE(first.has_body);
+    const std::string index = json::parse(first.body)["result"]["index"].dump();
+    ASSERT_EQ(index.size(), 19u) << first.body;
+
+    const std::vector<std::string> bodies = {
+        watch("0", "0", "1"),
+        watch(index, "0", "2"),
+        watch(index, "0", "9999999999999999999"),
+        watch(index, "0", "-922337203685477580"),
+        watch(index, "0", "-9223372036854775808"),
+        watch(index, "0", "12345678901234567890"),
+        watch(index, "601", "3"),
+        watch(index, "-1", "4"),
+        watch("9223372036854775807", "0", "5"),
+        watch("9223372036854775808", "0", "6"),
+        watch("9999999999999999999", "0", "7"),
+        watch("10000000000000000000", "0", "8"),
+        watch("-1", "0", "9"),
+        watch("-1234567890123456789", "0", "10"),
+        watch("-12345678901234567890", "0", "11"),
+        watch(index + ".0", "0", "12"),
+        R"({"jsonrpc":"2.0","method":"watch_service","params":["w.*",)" + index + R"(,0],"id":13})",
+    };
+    for (const auto& body : bodies) {
+        const reply expected = call_with(documents, body);
+        const reply got = call_with(flat, body);
+        EXPECT_EQ(got.body, expected.body) << "request: " << body;
+        EXPECT_EQ(got.has_body, expected.has_body) << "request: " << body;
+        EXPECT_EQ(got.label, expected.label) << "request: " << body;
+    }
+}
+
 TEST(FlatRequest, ReadsTheCommonShapes) {
     using servreg::jsonrpc::detail::read_flat_request;
     auto named = read_flat_request(ping_body);
@@ -600,6 +649,20 @@ TEST(FlatRequest, ReadsTheCommonShapes) {
     EXPECT_EQ(no_id->param_count, 0u);
 }
 
+// watch_service's index has 19 digits (the time shifted left by 22 bits): a client's loop of
+// calls is read flat too.
+TEST(FlatRequest, ReadsNineteenDigitsWhenNotNegative) {
+    using servreg::jsonrpc::detail::read_flat_request;
+    const std::string_view watch =
+        R"({"jsonrpc":"2.0","method":"watch_service","params":{"name":"a.*","index":7534667374352840799,"wait":60},"id":9999999999999999999})";
+    auto call = read_flat_request(watch);
+    ASSERT_TRUE(call) << watch;
+    ASSERT_EQ(call->param_count, 3u) << watch;
+    EXPECT_EQ(call->params[1].text, "7534667374352840799") << watch;
+    EXPECT_FALSE(call->params[1].is_string) << watch;
+    EXPECT_EQ(call->id, "9999999999999999999") << watch;
+}
+
 TEST(FlatRequest, LeavesEverythingElseToTheDocumentPath) {
     using servreg::jsonrpc::detail::read_flat_request;
     for (std::string_view body : {
@@ -617,7 +680,8 @@ TEST(FlatRequest, LeavesEverythingElseToTheDocumentPath) {
              R"({"jsonrpc":"2.0","method":"m","id":-0})",
              R"({"jsonrpc":"2.0","method":"m","id":1.0})",
              R"({"jsonrpc":"2.0","method":"m","id":1e3})",
-             R"({"jsonrpc":"2.0","method":"m","id":1234567890123456789})",
+             R"({"jsonrpc":"2.0","method":"m","id":-1234567890123456789})",
+             R"({"jsonrpc":"2.0","method":"m","id":12345678901234567890})",
              R"({"jsonrpc":"2.0","method":"m","id":true})",
              R"({"jsonrpc":"2.0","method":"m","id":nul})",
              R"({"jsonrpc":2,"method":"m","id":1})",

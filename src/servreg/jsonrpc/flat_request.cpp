@@ -64,19 +64,22 @@ public:
         return false;
     }
 
-    // An integer as JSON writes it (no leading zero, no "-0"), of at most 18 digits so that
-    // every reader holds it exactly; no fraction or exponent.
+    // An integer as JSON writes it (no leading zero, no "-0"; no fraction or exponent) that
+    // nlohmann/json holds exactly, as an integer: up to 19 digits when it is not negative
+    // (every such one fits 64 bits unsigned: watch_service's indexes have 19), 18 when it is
+    // (19 may be below int64's least, which nlohmann reads as a double).
     bool integer(std::string_view& out) {
         skip_space();
         const std::size_t start = pos_;
-        if (pos_ < text_.size() && text_[pos_] == '-') ++pos_;
+        const bool negative = pos_ < text_.size() && text_[pos_] == '-';
+        if (negative) ++pos_;
         const std::size_t digits = pos_;
         if (pos_ < text_.size() && text_[pos_] == '0') {
             ++pos_;
         } else {
             while (pos_ < text_.size() && is_digit(text_[pos_])) ++pos_;
         }
-        if (pos_ == digits || pos_ - digits > 18) return false;
+        if (pos_ == digits || pos_ - digits > (negative ? 18u : 19u)) return false;
         if (pos_ < text_.size()) {
             const char c = text_[pos_];
             if (is_digit(c) || c == '.' || c == 'e' || c == 'E') return false;
