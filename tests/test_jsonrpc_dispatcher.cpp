@@ -46,6 +46,21 @@ protected:
         return future.get();
     }
 
+    // Each body gets from `flat` the reply that `documents` (flat_path off) gives it.
+    void expect_replies_as_documents(servreg::jsonrpc::dispatcher& flat,
+                                     servreg::jsonrpc::dispatcher& documents,
+                                     const std::vector<std::string>& bodies,
+                                     bool write_allowed = true) {
+        for (const auto& body : bodies) {
+            const reply expected = call_with(documents, body, write_allowed);
+            const reply got = call_with(flat, body, write_allowed);
+            EXPECT_EQ(got.body, expected.body)
+                << "request: " << body << " write_allowed: " << write_allowed;
+            EXPECT_EQ(got.has_body, expected.has_body) << "request: " << body;
+            EXPECT_EQ(got.label, expected.label) << "request: " << body;
+        }
+    }
+
     json call_json(std::string_view body, bool write_allowed = true) {
         auto r = call(body, write_allowed);
         EXPECT_TRUE(r.has_body) << "request: " << body;
@@ -556,14 +571,7 @@ TEST_F(Dispatcher, FlatPathRepliesAsTheDocumentPathDoes) {
     document_only.flat_path = false;
     servreg::jsonrpc::dispatcher documents(registry_->service, document_only);
     for (const bool write_allowed : {true, false}) {
-        for (const auto& body : bodies) {
-            const reply expected = call_with(documents, body, write_allowed);
-            const reply got = call(body, write_allowed);
-            EXPECT_EQ(got.body, expected.body)
-                << "request: " << body << " write_allowed: " << write_allowed;
-            EXPECT_EQ(got.has_body, expected.has_body) << "request: " << body;
-            EXPECT_EQ(got.label, expected.label) << "request: " << body;
-        }
+        expect_replies_as_documents(registry_->dispatcher, documents, bodies, write_allowed);
     }
 }
 
@@ -606,13 +614,7 @@ TEST_F(Dispatcher, FlatPathAnswersWatchServiceAsTheDocumentPathDoes) {
         watch(index + ".0", "0", "12"),
         R"({"jsonrpc":"2.0","method":"watch_service","params":["w.*",)" + index + R"(,0],"id":13})",
     };
-    for (const auto& body : bodies) {
-        const reply expected = call_with(documents, body);
-        const reply got = call_with(flat, body);
-        EXPECT_EQ(got.body, expected.body) << "request: " << body;
-        EXPECT_EQ(got.has_body, expected.has_body) << "request: " << body;
-        EXPECT_EQ(got.label, expected.label) << "request: " << body;
-    }
+    expect_replies_as_documents(flat, documents, bodies);
 }
 
 TEST(FlatRequest, ReadsTheCommonShapes) {
