@@ -4,6 +4,7 @@
 #pragma once
 
 #include <chrono>
+#include <span>
 
 #include "manual_clock.h"
 #include "servreg/jsonrpc/dispatcher.h"
@@ -31,7 +32,9 @@ inline jsonrpc::settings test_settings(
 struct sqlite_registry {
     explicit sqlite_registry(const jsonrpc::settings& settings = test_settings())
         : writer(storage::open_store(sqlite_memory()), storage::writer_settings{},
-                 [this] { return clock.now_ms(); }),
+                 [this] { return clock.now_ms(); },
+                 {.mark_stored =
+                      [this](std::span<storage::write_op> ops) { index.mark_stored(ops); }}),
           service(index, writer, clock, std::chrono::seconds(60)),
           dispatcher(service, settings) {}
 

@@ -282,4 +282,65 @@ TEST(IndexInstances, ResetKeepsFormMetaAndDrain) {
     EXPECT_TRUE(idx.apply_unregister(url_at("h", 2)));
 }
 
+// Which of `ops` mark_stored vouches for, one character each ('1': stored_same).
+std::string vouched(const index& idx, std::vector<servreg::storage::write_op> ops) {
+    idx.mark_stored(ops);
+    std::string out;
+    for (const auto& op : ops) out += op.stored_same ? '1' : '0';
+    return out;
+}
+
+TEST(IndexInstances, MarkStoredVouchesOnlyForWhatAPingCommittedHereStored) {
+    using servreg::test::ping;
+    index idx;
+    // Rows read from the database (at start, after the restart grace) are not vouched for.
+    idx.reset({instance_row{"svc", "h", 1, 100, 100}});
+    const auto same = ping("svc", "h", 1, 200);
+    EXPECT_EQ(vouched(idx, {same}), "0") << "a row read, not committed here";
+
+    // Once a ping committed here stored it, the same ping is vouched for; a ping that would
+    // store it otherwise (another name, host, form; metadata; another instance) is not.
+    idx.apply_ping("svc", "h", 1, 200);
+    auto renamed = same;
+    renamed.name = "other";
+    auto moved = same;
+    moved.host = "h2";  // the same URL, another host
+    auto url_form = same;
+    url_form.url_form = true;
+    auto with_meta = same;
+    with_meta.meta = R"({"k":"v"})";
+    const auto unknown = ping("svc", "h", 2, 200);
+    EXPECT_EQ(vouched(idx, {same, renamed, moved, url_form, with_meta, unknown}), "100000");
+    EXPECT_EQ(vouched(idx, {servreg::test::drain("h", 1, 200)}), "0") << "pings only";
+
+    // A renaming ping committed: now that is what is stored.
+    idx.apply_ping("other", "h", 1, 300);
+    EXPECT_EQ(vouched(idx, {same, renamed}), "01");
+
+    // The database's prune may judge rows by other times than the index: after a prune every
+    // instance kept waits for its next ping.
+    idx.prune(250);
+    EXPECT_EQ(idx.size(), 1u);
+    EXPECT_EQ(vouched(idx, {renamed}), "0") << "after a prune";
+    idx.apply_ping("other", "h", 1, 400);
+    EXPECT_EQ(vouched(idx, {renamed}), "1");
+
+    // Rows merged from other processes are theirs, not vouched for.
+    instance_row elsewhere{"svc", "h", 1, 100, 500};
+    elsewhere.url = url_at("h", 1);
+    elsewhere.changed_ms = 500;
+    idx.merge({.rows = {elsewhere}, .tombstones = {}}, everything);
+    EXPECT_EQ(vouched(idx, {same}), "0") << "after a merged row";
+
+    // A ping the index could not take (out of memory) leaves the instance unvouched.
+    idx.apply_ping("svc", "h", 1, 600);
+    idx.unconfirm(url_at("h", 1));
+    EXPECT_EQ(vouched(idx, {same}), "0") << "after unconfirm";
+
+    // Unregistered: gone, and a ping that comes back is read first.
+    idx.apply_ping("svc", "h", 1, 700);
+    EXPECT_TRUE(idx.apply_unregister(url_at("h", 1), 800));
+    EXPECT_EQ(vouched(idx, {same}), "0") << "after an unregister";
+}
+
 }  // namespace

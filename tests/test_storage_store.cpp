@@ -680,6 +680,34 @@ TEST(SociStore, PruneKeepsARowWhoseLatestPingIsJournaled) {
     EXPECT_TRUE(db->load_all().empty());
 }
 
+// write_op::stored_same: the caller vouches that the row is stored as the ping would store it,
+// so the journal takes the ping without reading the row first; heeded only for the first write
+// of a URL in a batch, since the caller judged before the batch.
+TEST(SociStore, StoredSameIsHeededForTheFirstWriteOfAUrlInABatchOnly) {
+    temp_dir dir;
+    const auto path = dir.file("reg.db");
+    auto db = open_store(sqlite_file(path));
+    const auto vouched = [](write_op op) {
+        op.stored_same = true;
+        return op;
+    };
+    apply_ops(*db, {ping("a", "h", 1, 1000)});
+    apply_ops(*db, {vouched(ping("a", "h", 1, 2000))});
+    EXPECT_EQ(journal_rows(path), 1) << "journaled";
+    EXPECT_EQ(db->load_all(), (std::vector<instance_row>{{"a", "h", 1, 1000, 2000}}));
+
+    // Heeded: vouched for a row that is not there, the ping is journaled against nothing. What
+    // a wrong caller would cost, and why the index vouches only for what it saw committed.
+    apply_ops(*db, {vouched(ping("b", "h", 2, 3000))});
+    EXPECT_EQ(db->load_all(), (std::vector<instance_row>{{"a", "h", 1, 1000, 2000}}));
+
+    // An unregister, then a ping vouched for before the batch: the ping stores its row again.
+    const std::vector<write_op> ops{unregister("h", 1, 4000), vouched(ping("a", "h", 1, 4000))};
+    apply_ops(*db, ops);
+    EXPECT_EQ(db->load_all(), (std::vector<instance_row>{{"a", "h", 1, 4000, 4000}}))
+        << describe(ops);
+}
+
 // When writes pause, the writer settles the store step by step: each step folds a bounded
 // number of URLs, so that a write coming meanwhile waits for one short transaction.
 TEST(SociStore, SettlingFoldsTheJournalInSteps) {

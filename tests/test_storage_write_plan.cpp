@@ -46,7 +46,10 @@ std::string describe(const std::vector<write_op>& ops) {
 
 std::string describe(const std::vector<write_step>& steps) {
     std::ostringstream out;
-    for (const auto& st : steps) out << "{" << st.index << ", " << st.first_seen_ms << "} ";
+    for (const auto& st : steps) {
+        out << "{" << st.index << ", " << st.first_seen_ms << (st.stored_same ? ", same" : "")
+            << "} ";
+    }
     return out.str();
 }
 
@@ -106,4 +109,22 @@ TEST(WritePlan, APlannerCanBeReused) {
     ASSERT_EQ(steps.size(), 1U) << describe(second) << " -> " << describe(steps);
     EXPECT_EQ(steps[0].index, 0U) << describe(steps);
     EXPECT_EQ(steps[0].first_seen_ms, 20) << describe(steps);
+}
+
+TEST(WritePlan, StoredSameHoldsForTheFirstStepOfAUrlOnly) {
+    // The caller judged each ping against the rows before the batch: a ping after another
+    // write of its URL in the batch (here an unregister) cannot be taken as stored.
+    auto vouched = [](write_op op) {
+        op.stored_same = true;
+        return op;
+    };
+    const std::vector<write_op> ops{vouched(ping("a", "h", 1, 10)), unregister("h", 1, 11),
+                                    vouched(ping("a", "h", 1, 12)), vouched(ping("a", "g", 1, 13)),
+                                    ping("b", "k", 1, 14)};
+    write_planner planner;
+    const auto& steps = planner.plan(ops);
+    std::string same;
+    for (const auto& st : steps) same += st.stored_same ? '1' : '0';
+    // In URL order: g:1, h:1 (ping, unregister, ping), k:1.
+    EXPECT_EQ(same, "11000") << "ops: " << describe(ops) << "\nsteps: " << describe(steps);
 }

@@ -11,6 +11,8 @@
 #include <functional>
 #include <mutex>
 #include <optional>
+#include <span>
+#include <stdexcept>
 #include <string>
 #include <thread>
 
@@ -295,6 +297,36 @@ TEST(Writer, FailureReachesEveryWriteOfTheBatchAndHealth) {
     EXPECT_EQ(commits[0], std::make_pair(std::size_t{1}, false));
     EXPECT_EQ(commits[1], std::make_pair(std::size_t{10}, false));
     EXPECT_EQ(commits[2], std::make_pair(std::size_t{1}, true));
+}
+
+TEST(Writer, MarkStoredSeesEachBatchBeforeTheStoreAndAThrowUndoesIt) {
+    script s;
+    std::atomic<bool> throw_after_marking{false};
+    writer::hooks hooks;
+    hooks.mark_stored = [&](std::span<write_op> ops) {
+        for (write_op& op : ops) op.stored_same = op.port % 2 == 0;
+        if (throw_after_marking) throw std::runtime_error("index unavailable");
+    };
+    outcomes out(3);
+    writer w(std::make_unique<fake_store>(s), quiet_settings(), fixed_clock, hooks);
+    // One batch each: the store records what it was given.
+    w.submit(ping("a", 2), out.for_write(0));
+    ASSERT_TRUE(eventually([&] { return out.completed() == 1; }));
+    w.submit(ping("a", 3), out.for_write(1));
+    ASSERT_TRUE(eventually([&] { return out.completed() == 2; }));
+    throw_after_marking = true;
+    w.submit(ping("a", 4), out.for_write(2));
+    w.stop();
+    EXPECT_TRUE(out.each_once());
+    std::string given;
+    for (const auto& batch : s.batches) {
+        for (const write_op& op : batch) given += op.stored_same ? '1' : '0';
+        given += ' ';
+    }
+    EXPECT_EQ(given, "1 0 0 ") << "ports 2, 3 and 4 (whose hook threw after marking it)";
+    for (std::size_t i = 0; i < 3; ++i) {
+        EXPECT_FALSE(out.errors[i].has_value()) << "write=" << i << " " << *out.errors[i];
+    }
 }
 
 TEST(Writer, UnexpectedStoreExceptionFailsBatchButNotTheWriter) {

@@ -158,6 +158,7 @@ int run_daemon(const config::options& opts) {
         metrics.record_commit(took, writes, ok);
     };
     hooks.late = [&deadlines] { return deadlines.late(); };
+    hooks.mark_stored = [&index](std::span<storage::write_op> ops) { index.mark_stored(ops); };
     storage::writer writer(
         std::move(db), writer_settings, [&clock] { return clock.now_ms(); }, std::move(hooks));
     registry::service service(index, writer, clock, opts.ttl);

@@ -88,6 +88,17 @@ public:
     // The same for a ping by host and port without metadata.
     void apply_ping(std::string_view name, std::string_view host, std::uint16_t port,
                     std::int64_t now_ms);
+    // A committed ping that apply_ping could not take (out of memory): the instance, if known,
+    // is no longer vouched for by mark_stored.
+    void unconfirm(std::string_view url) noexcept;
+
+    // On the writer thread, before a batch goes to the database: sets write_op::stored_same on
+    // each ping without metadata whose instance a ping committed by this process has stored
+    // with the same name, host and form since the last prune(). The index then holds what the
+    // row holds: this process alone writes an SQLite file (docs/architecture.md), and every
+    // committed write reaches the index before the next batch. Rows read from the database
+    // (at start-up, after the restart grace, from other processes) are not vouched for.
+    void mark_stored(std::span<storage::write_op> ops) const;
 
     // A committed unregister. Returns whether the instance was known. The deletion is
     // remembered as of deleted_at_ms (or the instance's last_seen, if later) until merge()

@@ -70,6 +70,11 @@ struct write_op {
     // Ping only: the metadata to store as JSON text (registry/metadata.h), or none to keep
     // what is stored.
     std::optional<std::string> meta;
+    // Ping only, set by the writer's mark_stored hook: the caller knows the row to be stored
+    // already with this name, form and host, as committed before this batch, so that SQLite's
+    // heartbeat journal need not look it up. Heeded for the first write of its URL in a
+    // batch only.
+    bool stored_same = false;
 };
 
 // A SQL database holding the registry. Not thread-safe: one thread uses it at a time.

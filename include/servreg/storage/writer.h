@@ -9,6 +9,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -59,6 +60,10 @@ public:
         // On any thread, for current_health(): why the database counts as unavailable although
         // the last call succeeded (a call of the writer or the poller that is late), if it does.
         std::function<std::optional<std::string>()> late;
+        // Before each batch goes to the database: may set write_op::stored_same on its pings
+        // (registry::index::mark_stored). What it sets must hold for the rows as every earlier
+        // batch left them; a throw leaves the batch as it was.
+        std::function<void(std::span<write_op>)> mark_stored;
     };
 
     writer(std::unique_ptr<store> db, writer_settings settings, clock_fn now_ms, hooks h = {});

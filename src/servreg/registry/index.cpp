@@ -28,12 +28,40 @@ void index::apply_ping(std::string_view name, const address& at, const metadata*
             auto& inst = d.slot(s);
             if (d.name_of(inst) == name && inst.same_as(at.host, at.url_form, meta)) {
                 d.seen(inst, now_ms);
+                if (!inst.confirmed.load(std::memory_order_relaxed)) {
+                    inst.confirmed.store(true, std::memory_order_relaxed);
+                }
                 return;
             }
         }
     }
     std::unique_lock lock(d.mutex);
-    d.upsert(name, at, meta, hash, now_ms);
+    d.slot(d.upsert(name, at, meta, hash, now_ms)).confirmed.store(true, std::memory_order_relaxed);
+}
+
+void index::unconfirm(std::string_view url) noexcept {
+    impl& d = *impl_;
+    try {
+        std::shared_lock lock(d.mutex);
+        if (const slot_id s = d.find(url, url_hash(url)); s != no_slot) {
+            d.slot(s).confirmed.store(false, std::memory_order_relaxed);
+        }
+    } catch (...) {
+        // A lock that cannot be taken: nothing else can change the index either.
+    }
+}
+
+void index::mark_stored(std::span<storage::write_op> ops) const {
+    const impl& d = *impl_;
+    std::shared_lock lock(d.mutex);
+    for (storage::write_op& op : ops) {
+        if (op.kind != storage::write_op::kind_t::ping || op.meta) continue;
+        const slot_id s = d.find(op.url, url_hash(op.url));
+        if (s == no_slot) continue;
+        const auto& inst = d.slot(s);
+        op.stored_same = inst.confirmed.load(std::memory_order_relaxed) &&
+                         d.name_of(inst) == op.name && inst.same_as(op.host, op.url_form, nullptr);
+    }
 }
 
 void index::apply_ping(std::string_view name, std::string_view host, std::uint16_t port,
@@ -50,6 +78,8 @@ bool index::apply_unregister(std::string_view url, std::int64_t deleted_at_ms) {
         if (d.track_deletions) d.deletions.remember(url, deleted_at_ms);
         return false;
     }
+    // Its row is gone: should what follows throw, the instance stays, but unconfirmed.
+    d.slot(s).confirmed.store(false, std::memory_order_relaxed);
     // Remembered first: if that throws, nothing changed.
     if (d.track_deletions) {
         d.deletions.remember(url, std::max(deleted_at_ms, d.slot(s).last_seen()));
@@ -81,6 +111,10 @@ std::size_t index::prune(std::int64_t cutoff_ms) {
                 d.forget(*p);
                 ++removed;
             } else {
+                // The database's prune judges its rows by its own times (the journal's, a
+                // drain's), which the index need not share: every instance kept is confirmed
+                // again by its next ping.
+                d.slot(*p).confirmed.store(false, std::memory_order_relaxed);
                 members.begin()[kept++] = *p;
             }
         }

@@ -54,6 +54,10 @@ struct index::impl {
         bool live = false;
         bool url_form = false;
         bool drained = false;
+        // Whether a ping this process committed since the last prune stored the instance with
+        // the name, host and form held here, so that its row is known to match (mark_stored).
+        // Set under the shared lock by the pings that change nothing else.
+        std::atomic<bool> confirmed{false};
 
         // The key, when it is not url_of(host, port) (empty then, as for every instance that
         // pings by host and port, which costs no allocation for it).
@@ -281,6 +285,7 @@ struct index::impl {
         inst.url_form = url_form;
         inst.drained = false;
         inst.drained_ms = 0;
+        inst.confirmed.store(false, std::memory_order_relaxed);
         inst.hash = hash;
         inst.first_seen_ms = first_seen_ms;
         inst.seen(last_seen_ms);
@@ -296,9 +301,9 @@ struct index::impl {
         return true;
     }
 
-    // A committed ping, under the exclusive lock.
-    void upsert(std::string_view name, const address& at, const metadata* meta, std::uint32_t hash,
-                std::int64_t now_ms) {
+    // A committed ping, under the exclusive lock; the instance's slot.
+    slot_id upsert(std::string_view name, const address& at, const metadata* meta,
+                   std::uint32_t hash, std::int64_t now_ms) {
         if (const slot_id s = find(at.url, hash); s != no_slot) {
             instance& inst = slot(s);
             if (name_of(inst) != name || inst.host != at.host) {
@@ -310,12 +315,13 @@ struct index::impl {
             bool changed = set_meta(inst, meta);
             changed |= std::exchange(inst.url_form, at.url_form) != at.url_form;
             if (changed) bump(name);
-            return;
+            return s;
         }
         const slot_id s = insert(name, at, hash, now_ms, now_ms);
         set_meta(slot(s), meta);
         // What this process committed is newer than any deletion it heard of.
         if (!deletions.empty()) deletions.forget(at.url);
+        return s;
     }
 
     // Gives instance `s` to another name, or another host (its place in the list changes).
@@ -364,6 +370,7 @@ struct index::impl {
         inst.url_form = row.url_form;
         inst.drained = row.drained;
         inst.drained_ms = row.changed_ms;
+        inst.confirmed.store(false, std::memory_order_relaxed);  // read, not committed here
         // Written by servreg, so always readable; should it not be, the next ping with
         // metadata puts it right.
         auto m = row.meta.empty() ? std::nullopt : decode_metadata(row.meta);

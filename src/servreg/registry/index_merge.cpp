@@ -142,6 +142,7 @@ index::merge_stats index::merge(const storage::changes& given,
             if (!news.any()) continue;
             bool changed = false;
             if (news.ping) {
+                inst.confirmed.store(false, std::memory_order_relaxed);  // another's write
                 if (d.name_of(inst) != row.name || inst.host != row.host) {
                     d.move(s, row.name, row.host, row.first_seen_ms, row.last_seen_ms);
                 } else {

@@ -74,7 +74,8 @@ void service::ping(std::string name, address at, std::optional<metadata> meta, p
                                 meta ? &*meta : nullptr, committed.now_ms);
             } catch (...) {
                 // Out of memory. The write is durable, so it is still a success: the
-                // instance's next ping puts it back into the index.
+                // instance's next ping puts it back into the index, and reads its row first.
+                idx->unconfirm(committed.url);
             }
         }
         finish_on(resume, result.tail, [done = std::move(done), error = result.error]() mutable {

@@ -433,7 +433,7 @@ void soci_store::execute_plan(std::span<const write_op> ops, const std::vector<w
         // wait to fill a multi-row statement.
         if (s.pending_for(op)) s.execute_upserts();
         if (op.kind == write_op::kind_t::ping) {
-            if (!s.refreshed(op, journal_)) s.queue_upsert(op, st.first_seen_ms);
+            if (!s.refreshed(op, journal_, st.stored_same)) s.queue_upsert(op, st.first_seen_ms);
             continue;
         }
         s.target_url = op.url;

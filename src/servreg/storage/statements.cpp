@@ -116,12 +116,15 @@ void write_statements::prepare_journal(soci::session& sql) {
     sqlite_fold.emplace(db, fold_sql, "folding a heartbeat");
 }
 
-bool write_statements::refreshed(const write_op& op, heartbeat_journal& journal) {
+bool write_statements::refreshed(const write_op& op, heartbeat_journal& journal, bool known) {
     if (!sqlite_refresh) return false;
     if (!journal_on() || !journal.accepts(op.url)) {
         return bind_row(op.meta ? *sqlite_refresh_meta : *sqlite_refresh, op).run() > 0;
     }
-    if (!bind_row(op.meta ? *sqlite_stored_meta : *sqlite_stored, op).found()) return false;
+    if (!(known && !op.meta) &&
+        !bind_row(op.meta ? *sqlite_stored_meta : *sqlite_stored, op).found()) {
+        return false;
+    }
     sqlite_journal[journal.active_table()]->text(1, op.url).integer(2, op.now_ms).run();
     journal.appended(op.url, op.now_ms);
     return true;

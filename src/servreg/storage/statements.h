@@ -106,7 +106,8 @@ struct write_statements {
     bool pending_for(const write_op& op) const { return !urls.empty() && urls.back() == op.url; }
     // Writes a ping of a row stored as the ping would store it, SQLite only: into the heartbeat
     // journal where there is one with room, else in place. False if the row must be upserted.
-    bool refreshed(const write_op& op, heartbeat_journal& journal);
+    // `known` (write_op::stored_same, heeded): the journal need not read the row first.
+    bool refreshed(const write_op& op, heartbeat_journal& journal, bool known);
     // The transaction's share of the journal's sweep (heartbeat_journal.h).
     void fold_step(heartbeat_journal& journal);
     // The first `at_most` URLs the journal keeps, into their rows; both tables emptied when

@@ -13,11 +13,15 @@ const std::vector<write_step>& write_planner::plan(std::span<const write_op> ops
     std::ranges::stable_sort(order_,
                              [&](std::size_t a, std::size_t b) { return ops[a].url < ops[b].url; });
     steps_.clear();
+    const auto add_step = [&](std::size_t i, std::int64_t first_seen_ms) {
+        const bool first_of_url = steps_.empty() || ops[steps_.back().index].url != ops[i].url;
+        steps_.push_back({i, first_seen_ms, ops[i].stored_same && first_of_url});
+    };
     std::optional<std::int64_t> run_start;
     for (std::size_t k = 0; k < order_.size(); ++k) {
         const write_op& op = ops[order_[k]];
         if (op.kind != write_op::kind_t::ping) {
-            steps_.push_back({order_[k], 0});
+            add_step(order_[k], 0);
             continue;
         }
         if (!run_start) run_start = op.now_ms;
@@ -30,7 +34,7 @@ const std::vector<write_step>& write_planner::plan(std::span<const write_op> ops
                 continue;
             }
         }
-        steps_.push_back({order_[k], *run_start});
+        add_step(order_[k], *run_start);
         run_start.reset();
     }
     return steps_;

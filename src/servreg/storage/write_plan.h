@@ -15,6 +15,9 @@ namespace servreg::storage {
 struct write_step {
     std::size_t index;  // into the batch
     std::int64_t first_seen_ms;
+    // The op's write_op::stored_same, where no earlier step of the batch writes its URL: the
+    // caller judged it against the rows as they were before the batch.
+    bool stored_same = false;
 };
 
 // Plans batch after batch, reusing its buffers: the writer plans every group commit.
@@ -24,7 +27,8 @@ public:
     // servreg process sharing a database the same lock order. A ping followed by a ping of the
     // same name for the same URL is left out (unless it brings metadata the next one does not);
     // the one that stays carries the first one's time as first_seen, so the result is that of
-    // running every op in turn. Other writes carry a first_seen of 0. Valid until the next call.
+    // running every op in turn. Other writes carry a first_seen of 0. A ping's stored_same is
+    // kept for the first step of its URL only. Valid until the next call.
     const std::vector<write_step>& plan(std::span<const write_op> ops);
 
 private:

@@ -178,6 +178,13 @@ void writer::commit(std::vector<write_op>& ops, std::vector<completion>& done) {
     std::vector<bool> existed(ops.size(), false);  // allocated before anything can fail
     std::optional<std::string> error;
     const auto start = steady::now();
+    if (hooks_.mark_stored) {
+        try {
+            hooks_.mark_stored(ops);
+        } catch (...) {
+            for (write_op& op : ops) op.stored_same = false;
+        }
+    }
     try {
         db_->apply(ops, existed);
     } catch (const storage_error& e) {
