@@ -343,4 +343,25 @@ TEST(IndexInstances, MarkStoredVouchesOnlyForWhatAPingCommittedHereStored) {
     EXPECT_EQ(vouched(idx, {same}), "0") << "after an unregister";
 }
 
+// mark_stored looks a batch up a chunk at a time: in a batch of many, every op gets the answer
+// it gets alone, whatever its neighbours and wherever the chunks end.
+TEST(IndexInstances, MarkStoredAnswersEachOpOfALongBatchAsItWouldAlone) {
+    using servreg::test::ping;
+    index idx;
+    std::vector<servreg::storage::write_op> batch;
+    std::string alone;
+    for (std::uint16_t port = 1; port <= 70; ++port) {
+        auto op = ping("svc", "h", port, 200);
+        // A fifth of them not pings, a fifth unknown, a fifth with metadata, the rest vouched.
+        if (port % 5 == 0) op = servreg::test::drain("h", port, 200);
+        if (port % 5 == 2) op.meta = R"({"k":"v"})";
+        if (port % 5 != 1) idx.apply_ping("svc", "h", port, 100);
+        alone += vouched(idx, {op});
+        batch.push_back(op);
+    }
+    ASSERT_NE(alone.find('1'), std::string::npos) << alone;
+    ASSERT_NE(alone.find('0'), std::string::npos) << alone;
+    EXPECT_EQ(vouched(idx, batch), alone);
+}
+
 }  // namespace

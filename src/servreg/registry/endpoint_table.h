@@ -24,6 +24,14 @@ inline std::uint32_t url_hash(std::string_view url) noexcept {
     return static_cast<std::uint32_t>(h);
 }
 
+// Asks for the cache lines of the object at `p` ahead of its use: every line it spans.
+template <class T>
+inline void prefetch(const T* p) noexcept {
+    const char* bytes = reinterpret_cast<const char*>(p);
+    for (std::size_t at = 0; at < sizeof(T); at += 64) __builtin_prefetch(bytes + at);
+    __builtin_prefetch(bytes + sizeof(T) - 1);
+}
+
 // Open addressing with linear probing, at most half full; holds slot ids or no_slot. The
 // table stores only slot ids, 4 bytes an entry: URL and hash are read from the slots, through
 // `slots.slot(s)`, which must give something with `has_url(url)` and `hash` (its URL's
@@ -40,6 +48,15 @@ public:
             const auto& inst = slots.slot(s);
             if (inst.hash == hash && inst.has_url(url)) return s;
         }
+    }
+
+    // For lookups in stages (index::mark_stored): fetches the entry where `hash`'s probe run
+    // starts, and reads it (no_slot: the URL is not in the table).
+    void prefetch(std::uint32_t hash) const noexcept {
+        if (!table_.empty()) detail::prefetch(&table_[hash & mask()]);
+    }
+    slot_id first(std::uint32_t hash) const noexcept {
+        return table_.empty() ? no_slot : table_[hash & mask()];
     }
 
     // Makes room for one more entry when `entries` are in the table, so that insert cannot
