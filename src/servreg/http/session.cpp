@@ -150,6 +150,9 @@ void session::read() {
     } else if (parser_->got_some()) {
         enter(phase::header);
     }
+    // A connection that gave its buffer back while a call waited takes one, as a new one does,
+    // only when bytes arrive: an answered watcher holds none until its client calls again.
+    if (buffer_.capacity() == 0) return wait_for_bytes();
     const std::size_t room = buffer_.capacity() - buffer_.size();
     socket_.async_read_some(buffer_.prepare(std::clamp<std::size_t>(room, 4096, 65536)),
                             beast::bind_front_handler(&session::on_read, shared_from_this()));
