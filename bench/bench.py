@@ -1408,7 +1408,10 @@ def plot(summary, path):
     nginx = (summary["scenarios"].get("nginx") or {}).get("median")
     if nginx:
         left.axhline(nginx["rps"], color="grey", linestyle="--", label="nginx fixed reply")
-    plain = matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:,.0f}" if v >= 1 else f"{v:g}")
+    # Whole numbers with thousands separators; others as they are (a p99 axis within one
+    # decade gets ticks such as 3.5, which rounding would print twice as "4").
+    plain = matplotlib.ticker.FuncFormatter(
+        lambda v, _: f"{v:,.0f}" if v >= 1 and v == round(v) else f"{v:g}")
     right.set_yscale("log")
     for ax in (left, right):
         ax.set_xscale("log")
