@@ -243,9 +243,11 @@ void session::reply(response r) {
 
 // A call may wait for minutes, and thousands may wait at once: meanwhile its connection keeps
 // no read buffer (4 KiB from its first read, most of what a waiting call costs) unless a
-// pipelined request is in it, nor the text of its previous reply.
+// pipelined request is in it, nor the text of its previous reply; nor, once it is answered,
+// the text of its answer (written()).
 void session::waiting(std::function<void()> give_up) {
     give_up_ = std::move(give_up);
+    waited_ = true;
     if (buffer_.size() == 0) buffer_.shrink_to_fit();
     std::string().swap(head_);
     std::string().swap(body_);
@@ -352,6 +354,12 @@ void session::on_write(beast::error_code ec, std::size_t) {
 void session::written() {
     // A large reply's memory is not kept for the connection's next, small one.
     if (body_.capacity() > 64 * 1024) std::string().swap(body_);
+    // Nor an answer's to a call that waited: a change answers thousands at once, and their
+    // clients may take their time to call again.
+    if (std::exchange(waited_, false)) {
+        std::string().swap(head_);
+        std::string().swap(body_);
+    }
     if (stream_ && !stopping_) {
         buffer_.shrink_to_fit();  // the stream reads no more (a no-op once done)
         return stream_next();

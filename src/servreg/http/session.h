@@ -119,6 +119,7 @@ private:
     std::shared_ptr<body_stream> stream_;      // the event stream being written, if any
     bool stream_reading_ = false;              // a read waits for the streaming client's close
     std::function<void()> give_up_;            // of the call that waits, while it waits
+    bool waited_ = false;                      // the reply being written answers such a call
     std::uint64_t hangup_watch_ = 0;  // the latest watch_for_hangup(); older ones are stale
     bool keep_alive_ = true;          // the request being answered lets the connection stay open
     bool stopping_ = false;           // the server stops: close after the reply in progress
